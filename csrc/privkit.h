@@ -1,0 +1,70 @@
+/*
+ * privkit native kernels: the one header.
+ *
+ * The C compiler includes this file; cffi's cdef reads the lines between the
+ * BEGIN CDEF and END CDEF markers (see csrc/build_ffi.py), so the Python
+ * binding and the C definitions cannot drift apart.
+ *
+ * Conventions: every symbol is prefixed pk_; every routine returns an int
+ * status (PK_OK on success); the caller allocates every output.  The C code
+ * re-checks its arguments (null pointers, ranges) even though the Python
+ * wrappers in privkit._native validate them first: C never trusts Python.
+ */
+#ifndef PRIVKIT_H
+#define PRIVKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* BEGIN CDEF */
+/* Bumped whenever a declaration below changes; checked at import. */
+#define PK_ABI_VERSION 1
+
+#define PK_OK 0
+#define PK_ERR_ARG 1
+#define PK_ERR_ISA 2
+#define PK_ERR_RANGE 3
+
+/* Instruction-set variants of the vectorised kernels. */
+#define PK_ISA_PORTABLE 0
+#define PK_ISA_AVX2 1
+#define PK_ISA_AVX512 2
+
+/* Seed (ChaCha20 key) and nonce sizes in bytes. */
+#define PK_SEED_BYTES 32
+#define PK_NONCE_BYTES 12
+
+int pk_abi_version(void);
+
+/* 1 if the variant is compiled in and the running CPU supports it, else 0. */
+int pk_isa_available(int isa);
+
+/* The fastest available variant. */
+int pk_isa_best(void);
+
+/*
+ * ChaCha20 keystream in RFC 8439 byte order: len bytes of the stream for
+ * (key, nonce) starting at block `counter`.  Past block 2^32 - 1 the counter
+ * carries into the first nonce word (as OpenSSL does), so a stream that wraps
+ * matches the `cryptography` package byte for byte.
+ */
+int pk_chacha20_keystream(const uint8_t *key, const uint8_t *nonce, uint32_t counter,
+                          uint8_t *out, size_t len);
+
+/*
+ * Keyed mask expansion: for each of the k seeds (k * 32 bytes, contiguous),
+ * expand the seed with ChaCha20 (key = seed, the given 12-byte nonce, block
+ * counter from 0) into n ring elements in privkit's mask word order
+ * (docs/native.md) and add (sign +1) or subtract (sign -1) them into acc,
+ * modulo 2^32 or 2^64.  signs holds k values, each +1 or -1.  The output is
+ * walked once, in cache-sized tiles, applying all k seeds to a tile before
+ * moving on.  `isa` picks the variant; PK_ERR_ISA if it is not available.
+ * n may be at most 2^36 (u32) or 2^35 (u64) elements: one 32-bit counter space.
+ */
+int pk_mask_add_u32(uint32_t *acc, size_t n, const uint8_t *seeds, const int8_t *signs,
+                    size_t k, const uint8_t *nonce, int isa);
+int pk_mask_add_u64(uint64_t *acc, size_t n, const uint8_t *seeds, const int8_t *signs,
+                    size_t k, const uint8_t *nonce, int isa);
+/* END CDEF */
+
+#endif /* PRIVKIT_H */
