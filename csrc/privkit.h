@@ -18,7 +18,7 @@
 
 /* BEGIN CDEF */
 /* Bumped whenever a declaration below changes; checked at import. */
-#define PK_ABI_VERSION 1
+#define PK_ABI_VERSION 2
 
 #define PK_OK 0
 #define PK_ERR_ARG 1
@@ -33,6 +33,10 @@
 /* Seed (ChaCha20 key) and nonce sizes in bytes. */
 #define PK_SEED_BYTES 32
 #define PK_NONCE_BYTES 12
+
+/* Elements per group of 16 ChaCha20 blocks in the mask word order. */
+#define PK_GROUP_U32 256
+#define PK_GROUP_U64 128
 
 int pk_abi_version(void);
 
@@ -54,17 +58,20 @@ int pk_chacha20_keystream(const uint8_t *key, const uint8_t *nonce, uint32_t cou
 /*
  * Keyed mask expansion: for each of the k seeds (k * 32 bytes, contiguous),
  * expand the seed with ChaCha20 (key = seed, the given 12-byte nonce, block
- * counter from 0) into n ring elements in privkit's mask word order
- * (docs/native.md) and add (sign +1) or subtract (sign -1) them into acc,
- * modulo 2^32 or 2^64.  signs holds k values, each +1 or -1.  The output is
- * walked once, in cache-sized tiles, applying all k seeds to a tile before
- * moving on.  `isa` picks the variant; PK_ERR_ISA if it is not available.
- * n may be at most 2^36 (u32) or 2^35 (u64) elements: one 32-bit counter space.
+ * counter from 0) into ring elements in privkit's mask word order
+ * (docs/native.md) and add (sign +1) or subtract (sign -1) elements
+ * offset .. offset+n-1 of that stream into acc[0..n-1], modulo 2^32 or 2^64.
+ * offset must be a multiple of PK_GROUP_U32 (u32) or PK_GROUP_U64 (u64), so
+ * a long vector can be processed in independent chunks (threads, streaming).
+ * signs holds k values, each +1 or -1.  The output is walked once, in
+ * cache-sized tiles, applying all k seeds to a tile before moving on.  `isa`
+ * picks the variant; PK_ERR_ISA if it is not available.  offset + n may be at
+ * most 2^36 (u32) or 2^35 (u64): one 32-bit block-counter space.
  */
-int pk_mask_add_u32(uint32_t *acc, size_t n, const uint8_t *seeds, const int8_t *signs,
-                    size_t k, const uint8_t *nonce, int isa);
-int pk_mask_add_u64(uint64_t *acc, size_t n, const uint8_t *seeds, const int8_t *signs,
-                    size_t k, const uint8_t *nonce, int isa);
+int pk_mask_add_u32(uint32_t *acc, size_t n, uint64_t offset, const uint8_t *seeds,
+                    const int8_t *signs, size_t k, const uint8_t *nonce, int isa);
+int pk_mask_add_u64(uint64_t *acc, size_t n, uint64_t offset, const uint8_t *seeds,
+                    const int8_t *signs, size_t k, const uint8_t *nonce, int isa);
 /* END CDEF */
 
 #endif /* PRIVKIT_H */

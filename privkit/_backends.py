@@ -18,6 +18,7 @@ _EXTRAS = {
     "gmpy2": "he",
     "flwr": "flower",
     "matplotlib": "bench",
+    "hypothesis": "testing",
 }
 
 

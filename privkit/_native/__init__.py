@@ -1,0 +1,223 @@
+"""Hazardous materials: thin, checked bindings to privkit's C kernels.
+
+This is the only module that touches cffi's ``ffi`` and ``lib``.  Each wrapper
+validates lengths, dtypes, ranges and memory layout before the call (the C code
+re-checks what it can), passes caller-allocated buffers, and turns a non-zero C
+status into :class:`privkit.errors.NativeError`.  Most users want
+:mod:`privkit.prg` instead.
+
+At import the ABI number compiled into the extension is compared with
+:data:`EXPECTED_ABI`; a stale build raises ``ImportError`` that says how to
+rebuild.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from privkit.errors import NativeError, ParameterError
+
+__all__ = [
+    "EXPECTED_ABI",
+    "GROUP_ELEMENTS",
+    "ISA_NAMES",
+    "MAX_ELEMENTS",
+    "NONCE_BYTES",
+    "SEED_BYTES",
+    "active_isa",
+    "available_isas",
+    "chacha20_keystream",
+    "mask_add",
+]
+
+EXPECTED_ABI: Final = 2
+_REBUILD = (
+    "rebuild the C extension from the project root with: python -m pip install -e . "
+    "(or reinstall privkit with: python -m pip install --force-reinstall --no-deps privkit)"
+)
+
+try:
+    from privkit._native._pk_native import ffi, lib
+except ImportError as exc:  # pragma: no cover - exercised only on broken installs
+    raise ImportError(f"privkit's C extension is missing or failed to load ({exc}); {_REBUILD}") from exc
+
+if lib.pk_abi_version() != EXPECTED_ABI:  # pragma: no cover - exercised by the ABI test
+    raise ImportError(
+        f"privkit's C extension is stale: it has ABI {lib.pk_abi_version()}, this Python code "
+        f"needs ABI {EXPECTED_ABI}; {_REBUILD}"
+    )
+
+SEED_BYTES: Final[int] = lib.PK_SEED_BYTES
+NONCE_BYTES: Final[int] = lib.PK_NONCE_BYTES
+ISA_NAMES: Final[dict[str, int]] = {
+    "portable": lib.PK_ISA_PORTABLE,
+    "avx2": lib.PK_ISA_AVX2,
+    "avx512": lib.PK_ISA_AVX512,
+}
+_ISA_BY_CODE: Final = {code: name for name, code in ISA_NAMES.items()}
+#: The mask stream is made of groups of 16 ChaCha20 blocks; chunk offsets are multiples of this.
+GROUP_ELEMENTS: Final[dict[np.dtype[Any], int]] = {
+    np.dtype(np.uint32): lib.PK_GROUP_U32,
+    np.dtype(np.uint64): lib.PK_GROUP_U64,
+}
+#: One 32-bit block-counter space: the longest mask stream per seed and nonce.
+MAX_ELEMENTS: Final[dict[np.dtype[Any], int]] = {
+    np.dtype(np.uint32): 1 << 36,
+    np.dtype(np.uint64): 1 << 35,
+}
+_STATUS = {
+    lib.PK_ERR_ARG: "invalid argument",
+    lib.PK_ERR_ISA: "instruction set not available on this CPU",
+    lib.PK_ERR_RANGE: "length out of range",
+}
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != lib.PK_OK:
+        raise NativeError(f"{what} failed in C: {_STATUS.get(rc, f'status {rc}')}")
+
+
+def available_isas() -> tuple[str, ...]:
+    """Return the kernel variants this build and this CPU can run, slowest first."""
+    return tuple(name for name, code in ISA_NAMES.items() if lib.pk_isa_available(code))
+
+
+def active_isa() -> str:
+    """Return the variant used by default: the fastest one available."""
+    return _ISA_BY_CODE[lib.pk_isa_best()]
+
+
+def _isa_code(isa: str | None) -> int:
+    if isa is None:
+        return int(lib.pk_isa_best())
+    if isa not in ISA_NAMES:
+        raise ParameterError(f"unknown instruction set {isa!r}; expected one of {sorted(ISA_NAMES)}")
+    code = ISA_NAMES[isa]
+    if not lib.pk_isa_available(code):
+        raise ParameterError(
+            f"instruction set {isa!r} is not available here; available: {available_isas()}"
+        )
+    return code
+
+
+def _check_bytes(value: object, size: int, name: str) -> bytes:
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise ParameterError(f"{name} must be bytes of length {size}, got {type(value).__name__}")
+    data = bytes(value)
+    if len(data) != size:
+        raise ParameterError(f"{name} must be exactly {size} bytes, got {len(data)}")
+    return data
+
+
+def chacha20_keystream(key: bytes, nonce: bytes, counter: int, length: int) -> bytes:
+    """ChaCha20 keystream in RFC 8439 byte order.
+
+    Args:
+        key: 32-byte key.
+        nonce: 12-byte nonce.
+        counter: initial 32-bit block counter.  Past 2^32 - 1 it carries into
+            the first nonce word, as OpenSSL (and so ``cryptography``) does.
+        length: number of keystream bytes, >= 0.
+
+    Returns:
+        ``length`` bytes of keystream.
+
+    Raises:
+        ParameterError: wrong key or nonce size, counter or length out of range.
+    """
+    key_b = _check_bytes(key, SEED_BYTES, "key")
+    nonce_b = _check_bytes(nonce, NONCE_BYTES, "nonce")
+    if isinstance(counter, bool) or not isinstance(counter, int) or not 0 <= counter < 2**32:
+        raise ParameterError(f"counter must be an int in [0, 2**32), got {counter!r}")
+    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+        raise ParameterError(f"length must be a non-negative int, got {length!r}")
+    out = ffi.new("uint8_t[]", max(length, 1))
+    _check(lib.pk_chacha20_keystream(key_b, nonce_b, counter, out, length), "chacha20_keystream")
+    return bytes(ffi.buffer(out, length))
+
+
+def mask_add(
+    acc: npt.NDArray[Any],
+    seeds: npt.NDArray[np.uint8],
+    signs: npt.NDArray[np.int8],
+    nonce: bytes,
+    *,
+    offset: int = 0,
+    isa: str | None = None,
+) -> None:
+    """Add (sign +1) or subtract (sign -1) the mask of each seed into ``acc``, in place.
+
+    The low-level form of :func:`privkit.prg.mask_add`: it takes exactly the
+    layout the C kernel needs and refuses anything else.
+
+    Args:
+        acc: 1-D, C-contiguous, writeable, aligned array of dtype uint32 (ring
+            Z_2^32) or uint64 (ring Z_2^64).
+        seeds: C-contiguous uint8 array of shape (k, 32): one ChaCha20 key per mask.
+        signs: C-contiguous int8 array of shape (k,), every value +1 or -1.
+        nonce: 12-byte ChaCha20 nonce shared by all seeds.
+        offset: position in the mask stream of ``acc[0]``; a multiple of
+            :data:`GROUP_ELEMENTS` for the dtype (256 for uint32, 128 for uint64).
+        isa: kernel variant ("portable", "avx2", "avx512"); None picks the fastest.
+
+    Raises:
+        ParameterError: any argument of the wrong type, dtype, shape, layout or range.
+        NativeError: the C kernel reported a failure (it re-checks its inputs).
+    """
+    if not isinstance(acc, np.ndarray):
+        raise ParameterError(f"acc must be a numpy array, got {type(acc).__name__}")
+    if acc.dtype not in MAX_ELEMENTS:
+        raise ParameterError(f"acc must have dtype uint32 or uint64, got {acc.dtype}")
+    if acc.ndim != 1 or not acc.flags.c_contiguous or not acc.flags.aligned:
+        raise ParameterError("acc must be a 1-D, C-contiguous, aligned array")
+    if not acc.flags.writeable:
+        raise ParameterError("acc must be writeable")
+    group = GROUP_ELEMENTS[acc.dtype]
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0 or offset % group:
+        raise ParameterError(f"offset must be a non-negative multiple of {group}, got {offset!r}")
+    if offset + acc.size > MAX_ELEMENTS[acc.dtype]:
+        raise ParameterError(
+            f"offset + len(acc) = {offset + acc.size}; one mask stream covers at most "
+            f"{MAX_ELEMENTS[acc.dtype]} {acc.dtype} elements"
+        )
+    if not isinstance(seeds, np.ndarray) or seeds.dtype != np.uint8 or seeds.ndim != 2:
+        raise ParameterError("seeds must be a uint8 numpy array of shape (k, 32)")
+    if seeds.shape[1] != SEED_BYTES or not seeds.flags.c_contiguous:
+        raise ParameterError(f"seeds must be C-contiguous with shape (k, {SEED_BYTES})")
+    k = seeds.shape[0]
+    if not isinstance(signs, np.ndarray) or signs.dtype != np.int8 or signs.shape != (k,):
+        raise ParameterError(f"signs must be an int8 numpy array of shape ({k},)")
+    if not signs.flags.c_contiguous:
+        raise ParameterError("signs must be C-contiguous")
+    if k and not np.all((signs == 1) | (signs == -1)):
+        raise ParameterError("every sign must be +1 or -1")
+    if np.shares_memory(acc, seeds) or np.shares_memory(acc, signs):
+        raise ParameterError("acc must not overlap seeds or signs")
+    nonce_b = _check_bytes(nonce, NONCE_BYTES, "nonce")
+    code = _isa_code(isa)
+    if acc.dtype == np.uint32:
+        rc = lib.pk_mask_add_u32(
+            ffi.from_buffer("uint32_t[]", acc, require_writable=True),
+            acc.size,
+            offset,
+            ffi.from_buffer("uint8_t[]", seeds),
+            ffi.from_buffer("int8_t[]", signs),
+            k,
+            nonce_b,
+            code,
+        )
+    else:
+        rc = lib.pk_mask_add_u64(
+            ffi.from_buffer("uint64_t[]", acc, require_writable=True),
+            acc.size,
+            offset,
+            ffi.from_buffer("uint8_t[]", seeds),
+            ffi.from_buffer("int8_t[]", signs),
+            k,
+            nonce_b,
+            code,
+        )
+    _check(rc, "mask_add")
