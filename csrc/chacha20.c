@@ -61,6 +61,9 @@ void pk_chacha20_block_words(const uint32_t in[16], uint32_t out[16]) {
 int pk_chacha20_keystream(const uint8_t *key, const uint8_t *nonce, uint32_t counter,
                           uint8_t *out, size_t len) {
     if (key == NULL || nonce == NULL || (out == NULL && len != 0)) return PK_ERR_ARG;
+    /* Blocks available from `counter` to the end of the 32-bit counter space. */
+    const uint64_t blocks_left = ((uint64_t)1 << 32) - counter;
+    if ((uint64_t)(len / 64) + (len % 64 != 0) > blocks_left) return PK_ERR_RANGE;
     uint32_t state[16], block[16];
     uint8_t bytes[64];
     pk_chacha20_setup(state, key, nonce);
@@ -76,10 +79,7 @@ int pk_chacha20_keystream(const uint8_t *key, const uint8_t *nonce, uint32_t cou
         }
         out += take;
         len -= take;
-        /* 32-bit block counter; on wrap carry into word 13 like OpenSSL, so
-           streams that cross 2^32 blocks agree with `cryptography`. */
-        state[12] += 1;
-        if (state[12] == 0) state[13] += 1;
+        state[12] += 1; /* cannot wrap while bytes remain: checked above */
     }
     /* Keystream is secret: do not leave copies on the stack. */
     pk_secure_zero(block, sizeof(block));

@@ -48,9 +48,10 @@ int pk_isa_best(void);
 
 /*
  * ChaCha20 keystream in RFC 8439 byte order: len bytes of the stream for
- * (key, nonce) starting at block `counter`.  Past block 2^32 - 1 the counter
- * carries into the first nonce word (as OpenSSL does), so a stream that wraps
- * matches the `cryptography` package byte for byte.
+ * (key, nonce) starting at block `counter`.  The block counter is 32 bits, as
+ * in RFC 8439: a request that would need a block past 2^32 - 1 returns
+ * PK_ERR_RANGE and writes nothing (carrying into the nonce would alias the
+ * stream of another nonce; current OpenSSL/`cryptography` refuse it too).
  */
 int pk_chacha20_keystream(const uint8_t *key, const uint8_t *nonce, uint32_t counter,
                           uint8_t *out, size_t len);

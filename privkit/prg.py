@@ -80,13 +80,13 @@ def keystream(key: bytes, nonce: bytes, length: int, *, counter: int = 0) -> byt
         key: 32-byte key.
         nonce: 12-byte nonce.
         length: number of bytes.
-        counter: initial block counter (wraps into the nonce's first word, as OpenSSL).
+        counter: initial block counter; the stream may not pass block 2^32 - 1.
 
     Returns:
         ``length`` keystream bytes.
 
     Raises:
-        ParameterError: wrong sizes or ranges.
+        ParameterError: wrong sizes or ranges, or a stream that would wrap the counter.
     """
     return _native.chacha20_keystream(key, nonce, counter, length)
 

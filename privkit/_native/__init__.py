@@ -118,9 +118,9 @@ def chacha20_keystream(key: bytes, nonce: bytes, counter: int, length: int) -> b
     Args:
         key: 32-byte key.
         nonce: 12-byte nonce.
-        counter: initial 32-bit block counter.  Past 2^32 - 1 it carries into
-            the first nonce word, as OpenSSL (and so ``cryptography``) does.
-        length: number of keystream bytes, >= 0.
+        counter: initial 32-bit block counter.
+        length: number of keystream bytes, >= 0.  The stream may not run past
+            block 2^32 - 1 (RFC 8439's 32-bit counter).
 
     Returns:
         ``length`` bytes of keystream.
@@ -134,6 +134,12 @@ def chacha20_keystream(key: bytes, nonce: bytes, counter: int, length: int) -> b
         raise ParameterError(f"counter must be an int in [0, 2**32), got {counter!r}")
     if isinstance(length, bool) or not isinstance(length, int) or length < 0:
         raise ParameterError(f"length must be a non-negative int, got {length!r}")
+    blocks = -(-length // 64)
+    if counter + blocks > 2**32:
+        raise ParameterError(
+            f"{length} bytes from block {counter} would pass block 2**32 - 1; ChaCha20's "
+            f"32-bit counter allows at most {(2**32 - counter) * 64} bytes from this counter"
+        )
     out = ffi.new("uint8_t[]", max(length, 1))
     _check(lib.pk_chacha20_keystream(key_b, nonce_b, counter, out, length), "chacha20_keystream")
     return bytes(ffi.buffer(out, length))

@@ -1,0 +1,19 @@
+"""Shared test configuration: hypothesis profiles and path to the reference implementations."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import sys
+
+from hypothesis import HealthCheck, settings
+
+# tests/reference/ is imported as `reference` by the differential tests.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+settings.register_profile(
+    "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.register_profile("thorough", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))

@@ -1,0 +1,1 @@
+"""Slow, obviously-correct Python versions of every C routine, for differential tests."""
