@@ -1,0 +1,83 @@
+"""The registry of message type tags carried in the wire envelope.
+
+A type tag is an unsigned 16-bit integer at offset 6 of every envelope; it says which
+protocol message the body is.  Tag ``0`` is invalid and never appears on the wire.  The
+high byte names the subsystem that owns the tag, the low byte the message within it:
+
+==========  ===========================================================
+Range       Owner
+==========  ===========================================================
+``0x0000``  invalid
+``0x01xx``  ``privkit.aggregation`` (the plain reference scheme)
+``0x02xx``  ``privkit.secagg`` (SecAgg / SecAgg+)
+``0x03xx``  ``privkit.he`` (CKKS, BFV, Paillier)
+``0x04xx``  ``privkit.zk`` (commitments and proofs)
+``0x05xx``  ``privkit.ledger`` / ``privkit.identity``
+``0x06xx``  ``privkit.dp``
+``0x7Fxx``  reserved for tests and for user-defined schemes
+others      unassigned; reserved for future privkit subsystems
+==========  ===========================================================
+
+A subsystem adds its tags to :class:`MessageType` here, in its own range, and never
+reuses or renumbers a published tag.  :func:`privkit.wire.decode` accepts any tag in
+``1..65535`` (user schemes pick theirs in ``0x7Fxx`` without registering them here);
+restrict what you accept with its ``expect_type`` argument.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Final
+
+__all__ = [
+    "RANGE_AGGREGATION",
+    "RANGE_DP",
+    "RANGE_HE",
+    "RANGE_LEDGER",
+    "RANGE_SECAGG",
+    "RANGE_USER",
+    "RANGE_ZK",
+    "MessageType",
+    "tag_name",
+]
+
+RANGE_AGGREGATION: Final = range(0x0100, 0x0200)
+"""Tags of privkit.aggregation (the plain reference scheme)."""
+RANGE_SECAGG: Final = range(0x0200, 0x0300)
+"""Tags of privkit.secagg."""
+RANGE_HE: Final = range(0x0300, 0x0400)
+"""Tags of privkit.he."""
+RANGE_ZK: Final = range(0x0400, 0x0500)
+"""Tags of privkit.zk."""
+RANGE_LEDGER: Final = range(0x0500, 0x0600)
+"""Tags of privkit.ledger and privkit.identity."""
+RANGE_DP: Final = range(0x0600, 0x0700)
+"""Tags of privkit.dp."""
+RANGE_USER: Final = range(0x7F00, 0x8000)
+"""Tags reserved for tests and user-defined schemes."""
+
+
+class MessageType(IntEnum):
+    """Registered message type tags (u16).  See the module docstring for the ranges."""
+
+    PLAIN_REQUEST = 0x0101
+    """Plain reference scheme: server asks a client for its update."""
+    PLAIN_UPDATE = 0x0102
+    """Plain reference scheme: a client's update, in the clear."""
+    TEST = 0x7F00
+    """For tests and examples."""
+
+
+def tag_name(tag: int) -> str:
+    """Describe a type tag for messages: ``"0x0101 (PLAIN_REQUEST)"`` or ``"0x7f42"``.
+
+    Args:
+        tag: any integer.
+
+    Returns:
+        The tag in hex, followed by its registered name when it has one.
+    """
+    try:
+        return f"0x{tag:04x} ({MessageType(tag).name})"
+    except ValueError:
+        return f"0x{tag:04x}"
