@@ -512,7 +512,13 @@ def test_mask_quick_smoke(tmp_path: Path) -> None:
     assert set(data["machine"]) >= MACHINE_KEYS
     assert data["machine"]["privkit_isa"] in {"avx512", "avx2", "portable"}
     assert [c["case"] for c in data["cases"]] == ["k=1", "k=4"]
-    impls = ["privkit", "chacha20-cryptography", "numpy-pcg64", "numpy-mt19937-flower"]
+    impls = [
+        "privkit",
+        "chacha20-cryptography",
+        "chacha20-cryptography-update",
+        "numpy-pcg64",
+        "numpy-mt19937-flower",
+    ]
     for case in data["cases"]:
         names = [r["implementation"] for r in case["results"]]
         assert [name for name in names if name != "privkit-1thread"] == impls

@@ -111,6 +111,7 @@ class MaskSuite(Suite):
         "privkit",
         "privkit-1thread",
         "chacha20-cryptography",
+        "chacha20-cryptography-update",
         "numpy-pcg64",
         "numpy-mt19937-flower",
     )
@@ -122,6 +123,10 @@ class MaskSuite(Suite):
         "chacha20-cryptography": (
             "per seed: cryptography ChaCha20 (OpenSSL) keystream of 4n bytes, update_into "
             "a reused buffer viewed as '<u4', acc += / -= (uint32 wraps)"
+        ),
+        "chacha20-cryptography-update": (
+            "per seed: the plain form, np.frombuffer(encryptor().update(bytes(4n)), '<u4') "
+            "then acc += / -=; pays for a fresh 4n-byte keystream object per seed"
         ),
         "numpy-pcg64": (
             "per seed: numpy Generator(PCG64(seed as int)).integers(0, 2**32, n, uint32), "
@@ -234,6 +239,17 @@ class MaskSuite(Suite):
                     np.subtract(acc_chacha, words, out=acc_chacha)
             return acc_chacha
 
+        acc_chacha_update = np.zeros(n, dtype=np.uint32)
+
+        def run_chacha_update() -> U32Array:
+            for seed, sign in zip(seeds, signs, strict=True):
+                stream = _chacha20_words(seed, zeros)
+                if sign > 0:
+                    np.add(acc_chacha_update, stream, out=acc_chacha_update)
+                else:
+                    np.subtract(acc_chacha_update, stream, out=acc_chacha_update)
+            return acc_chacha_update
+
         acc_pcg = np.zeros(n, dtype=np.uint32)
         pcg_seeds = [int.from_bytes(seed, "little") for seed in seeds]
 
@@ -266,6 +282,7 @@ class MaskSuite(Suite):
         if self._has_threads:
             jobs["privkit-1thread"] = run_privkit_1thread
         jobs["chacha20-cryptography"] = run_chacha
+        jobs["chacha20-cryptography-update"] = run_chacha_update
         jobs["numpy-pcg64"] = run_pcg
         jobs["numpy-mt19937-flower"] = run_flower
         return jobs
