@@ -50,7 +50,8 @@ def main() -> None:
     # Round 1: every client publishes an X25519 public key (relayed by the server).
     keys = {cid: X25519PrivateKey.generate() for cid in updates}
     public = {
-        cid: key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw) for cid, key in keys.items()
+        cid: key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        for cid, key in keys.items()
     }
 
     # Round 2: every client masks its encoded update and uploads it.
@@ -67,7 +68,10 @@ def main() -> None:
 
     # The server sees only masked vectors; each looks uniform on its own.
     sample = masked[0].astype(np.float64) / 2**32
-    print(f"client 0's upload: mean {sample.mean():.3f}, std {sample.std():.3f} (uniform: 0.500, 0.289)")
+    print(
+        f"client 0's upload: mean {sample.mean():.3f}, std {sample.std():.3f} "
+        "(uniform: 0.500, 0.289)"
+    )
 
     # Server: sum mod 2^32; the masks cancel pairwise.
     total = np.zeros(LENGTH, dtype=codec.dtype)
@@ -78,7 +82,10 @@ def main() -> None:
     exact = np.sum([np.clip(u, -codec.clip, codec.clip) for u in updates.values()], axis=0)
     error = float(np.max(np.abs(aggregate - exact)))
     print(f"masking: {mask_seconds * 1000:.1f} ms per client ({N_CLIENTS - 1} pair masks each)")
-    print(f"max |secure sum - exact sum| = {error:.2e} (fixed-point bound {codec.max_error(N_CLIENTS):.2e})")
+    print(
+        f"max |secure sum - exact sum| = {error:.2e} "
+        f"(fixed-point bound {codec.max_error(N_CLIENTS):.2e})"
+    )
     if error > codec.max_error(N_CLIENTS):
         raise SystemExit("secure sum is wrong")
     print("secure sum OK: the server learned the sum and nothing else")

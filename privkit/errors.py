@@ -36,7 +36,16 @@ class ParameterError(PrivkitError, ValueError):
 
 
 class DecodeError(PrivkitError, ValueError):
-    """Bytes could not be decoded: malformed, truncated, wrong version or type."""
+    """Bytes could not be decoded: malformed, truncated, wrong version or type.
+
+    Attributes:
+        client_id: the client whose message could not be decoded, when a
+            session knows it (so a transport can drop that reply and go on).
+    """
+
+    def __init__(self, message: str, *, client_id: object = None) -> None:
+        super().__init__(message)
+        self.client_id = client_id
 
 
 class VerificationError(PrivkitError, ValueError):

@@ -165,7 +165,9 @@ def mask_add(
     """
     seed_arr = _as_seeds(seeds)
     sign_arr = _as_signs(signs, seed_arr.shape[0])
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+    ):
         raise ParameterError(f"threads must be a positive int or None, got {threads!r}")
     if not isinstance(acc, np.ndarray) or acc.dtype not in _native.GROUP_ELEMENTS:
         raise ParameterError("acc must be a numpy array of dtype uint32 or uint64")
@@ -185,7 +187,9 @@ def mask_add(
     starts = range(0, n, chunk)
     pool = _executor(threads)
     futures = [
-        pool.submit(_native.mask_add, acc[s : s + chunk], seed_arr, sign_arr, nonce, offset=s, isa=isa)
+        pool.submit(
+            _native.mask_add, acc[s : s + chunk], seed_arr, sign_arr, nonce, offset=s, isa=isa
+        )
         for s in starts
     ]
     for future in futures:

@@ -45,7 +45,8 @@ def test_rfc8439_encryption_vectors(vec: dict[str, object]) -> None:
 def test_vector_file_covers_the_rfc() -> None:
     sections = {v["section"] for v in VECTORS["block"] + VECTORS["encrypt"]}
     assert {"2.3.2", "2.4.2"} <= sections
-    assert len(VECTORS["block"]) >= 6 and len(VECTORS["encrypt"]) >= 4
+    assert len(VECTORS["block"]) >= 6
+    assert len(VECTORS["encrypt"]) >= 4
 
 
 keys = st.binary(min_size=32, max_size=32)
@@ -60,7 +61,9 @@ def _fits(counter: int, length: int) -> bool:
 @given(key=keys, nonce=nonces, counter=st.integers(0, 2**32 - 1), length=lengths)
 def test_keystream_equals_cryptography(key: bytes, nonce: bytes, counter: int, length: int) -> None:
     if _fits(counter, length):
-        assert prg.keystream(key, nonce, length, counter=counter) == oracle(key, nonce, counter, length)
+        assert prg.keystream(key, nonce, length, counter=counter) == oracle(
+            key, nonce, counter, length
+        )
     else:
         with pytest.raises(ParameterError):
             prg.keystream(key, nonce, length, counter=counter)
@@ -90,7 +93,9 @@ def test_counter_wrap_boundary_matches_cryptography(
 
 
 @given(key=keys, nonce=nonces, counter=st.integers(0, 2**32 - 4), length=st.integers(0, 200))
-def test_keystream_equals_python_reference(key: bytes, nonce: bytes, counter: int, length: int) -> None:
+def test_keystream_equals_python_reference(
+    key: bytes, nonce: bytes, counter: int, length: int
+) -> None:
     assert prg.keystream(key, nonce, length, counter=counter) == ref.keystream(
         key, nonce, counter, length
     )
@@ -107,6 +112,8 @@ def test_keystream_equals_python_reference(key: bytes, nonce: bytes, counter: in
         ("k" * 32, bytes(12), 0, 1),
     ],
 )
-def test_keystream_rejects_bad_arguments(key: object, nonce: bytes, counter: int, length: int) -> None:
+def test_keystream_rejects_bad_arguments(
+    key: object, nonce: bytes, counter: int, length: int
+) -> None:
     with pytest.raises(ParameterError):
         prg.keystream(key, nonce, length, counter=counter)  # type: ignore[arg-type]

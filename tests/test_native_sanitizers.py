@@ -59,8 +59,19 @@ def sanitized_binary(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
         CSRC / "mask_avx2.c",
         CSRC / "mask_avx512.c",
     ]
-    cmd = [_compiler(), "-std=c11", "-O1", "-g", *SANITIZE, *WARN, "-Wno-sign-conversion",
-           f"-I{CSRC}", *map(str, sources), "-o", str(out)]
+    cmd = [
+        _compiler(),
+        "-std=c11",
+        "-O1",
+        "-g",
+        *SANITIZE,
+        *WARN,
+        "-Wno-sign-conversion",
+        f"-I{CSRC}",
+        *map(str, sources),
+        "-o",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, f"sanitizer build failed:\n{proc.stderr}"
     return out
@@ -72,7 +83,11 @@ def test_c_kernels_under_asan_and_ubsan(sanitized_binary: pathlib.Path) -> None:
     env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=1:strict_string_checks=1"
     env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
     proc = subprocess.run(
-        [str(sanitized_binary), *_vector_args()], capture_output=True, text=True, env=env, check=False
+        [str(sanitized_binary), *_vector_args()],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert proc.returncode == 0, f"C kernel tests failed:\n{proc.stdout}\n{proc.stderr}"
     assert "0 failures" in proc.stdout
@@ -83,6 +98,8 @@ def test_sanitizer_harness_detects_a_wrong_vector(sanitized_binary: pathlib.Path
     # The harness must be able to fail: feed it a vector with one flipped byte.
     args = _vector_args()[:4]
     args[3] = ("00" if args[3][:2] != "00" else "01") + args[3][2:]
-    proc = subprocess.run([str(sanitized_binary), *args], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [str(sanitized_binary), *args], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 1
     assert "known-answer vector" in proc.stderr

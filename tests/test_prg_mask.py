@@ -44,7 +44,9 @@ def test_portable_variant_always_available() -> None:
     k=st.integers(0, 5),
     data=st.data(),
 )
-def test_mask_add_matches_reference(isa: str, dtype: type, n: int, k: int, data: st.DataObject) -> None:
+def test_mask_add_matches_reference(
+    isa: str, dtype: type, n: int, k: int, data: st.DataObject
+) -> None:
     seeds = [data.draw(st.binary(min_size=32, max_size=32)) for _ in range(k)]
     signs = [data.draw(st.sampled_from([1, -1])) for _ in range(k)]
     nonce = data.draw(st.binary(min_size=12, max_size=12))
@@ -60,7 +62,9 @@ def test_mask_add_matches_reference(isa: str, dtype: type, n: int, k: int, data:
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @given(groups=st.integers(0, 5000), n=st.integers(0, 3000), data=st.data())
-def test_mask_offsets_select_the_right_slice(dtype: type, groups: int, n: int, data: st.DataObject) -> None:
+def test_mask_offsets_select_the_right_slice(
+    dtype: type, groups: int, n: int, data: st.DataObject
+) -> None:
     per_group = int(_native.GROUP_ELEMENTS[np.dtype(dtype)])
     offset = groups * per_group
     seed = data.draw(st.binary(min_size=32, max_size=32))
@@ -117,7 +121,8 @@ def test_mask_is_a_permutation_of_the_keystream_words() -> None:
 
 def test_random_ring_draws_fresh_values() -> None:
     a, b = prg.random_ring(64), prg.random_ring(64)
-    assert a.dtype == np.uint32 and a.shape == (64,)
+    assert a.dtype == np.uint32
+    assert a.shape == (64,)
     assert not np.array_equal(a, b)
     assert prg.random_ring(8, dtype=np.uint64).dtype == np.uint64
 
@@ -142,7 +147,9 @@ def test_random_ring_draws_fresh_values() -> None:
         ([0, 0, 0], os.urandom(32), [1], {}),
     ],
 )
-def test_mask_add_rejects_bad_arguments(acc: object, seeds: object, signs: object, kwargs: dict[str, object]) -> None:
+def test_mask_add_rejects_bad_arguments(
+    acc: object, seeds: object, signs: object, kwargs: dict[str, object]
+) -> None:
     with pytest.raises(ParameterError):
         prg.mask_add(acc, seeds, signs, **kwargs)  # type: ignore[arg-type]
 

@@ -42,7 +42,9 @@ _REBUILD = (
 try:
     from privkit._native._pk_native import ffi, lib
 except ImportError as exc:  # pragma: no cover - exercised only on broken installs
-    raise ImportError(f"privkit's C extension is missing or failed to load ({exc}); {_REBUILD}") from exc
+    raise ImportError(
+        f"privkit's C extension is missing or failed to load ({exc}); {_REBUILD}"
+    ) from exc
 
 if lib.pk_abi_version() != EXPECTED_ABI:  # pragma: no cover - exercised by the ABI test
     raise ImportError(
@@ -94,7 +96,9 @@ def _isa_code(isa: str | None) -> int:
     if isa is None:
         return int(lib.pk_isa_best())
     if isa not in ISA_NAMES:
-        raise ParameterError(f"unknown instruction set {isa!r}; expected one of {sorted(ISA_NAMES)}")
+        raise ParameterError(
+            f"unknown instruction set {isa!r}; expected one of {sorted(ISA_NAMES)}"
+        )
     code = ISA_NAMES[isa]
     if not lib.pk_isa_available(code):
         raise ParameterError(
