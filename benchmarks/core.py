@@ -8,9 +8,12 @@ implementation, all prepared outside the timed region, then:
 1. calls each once, untimed (warm-up: imports, page faults, caches, JIT-free
    but allocator-warm);
 2. runs ``repeats`` rounds; in each round every implementation runs once, in a
-   round-robin order rotated by one each round, so that slow drifts of a shared,
-   noisy machine (frequency scaling, neighbours) hit every implementation alike
-   and none always runs first;
+   fresh order (a seeded shuffle, so runs are reproducible), so that slow drifts
+   of a shared, noisy machine (frequency scaling, neighbours) hit every
+   implementation alike, none always runs first, and none always runs right
+   after the same neighbour (a plain rotation keeps that adjacency fixed, and
+   an anchor that churns memory or idles the other cores would then always
+   precede the same implementation);
 3. records every raw time (``timer()`` after minus before, garbage collector
    paused around the call, as :mod:`timeit` does) and summarises them by
    median, minimum and interquartile range.
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import abc
 import gc
+import random
 import statistics
 import sys
 import time
@@ -362,9 +366,10 @@ def run_suite(
             fns[name]()
         times: dict[str, list[float]] = {name: [] for name in names}
         order_log: list[list[str]] = []
-        for round_no in range(n_repeats):
-            shift = round_no % len(names)
-            order = names[shift:] + names[:shift]
+        shuffler = random.Random(f"{suite.name}/{case.name}")  # scheduling only, not a secret
+        for _ in range(n_repeats):
+            order = list(names)
+            shuffler.shuffle(order)
             order_log.append(order)
             for name in order:
                 times[name].append(_time_once(fns[name], timer))
@@ -407,7 +412,7 @@ def run_suite(
         "config": {
             "repeats": n_repeats,
             "warmup": 1,
-            "order": "round-robin, rotated by one each round",
+            "order": "every implementation once per round, in a seeded shuffled order",
             "timer": getattr(timer, "__name__", repr(timer)),
             "gc": "disabled during each timed call",
             "ratio": "implementation median / reference median (> 1: reference is faster)",
