@@ -12,6 +12,8 @@ Subpackages (import what you use; heavy optional backends load lazily):
 
 from __future__ import annotations
 
+import importlib
+
 from privkit.errors import (
     BackendUnavailableError,
     DecodeError,
@@ -24,6 +26,21 @@ from privkit.errors import (
 )
 
 __version__ = "0.1.0.dev0"
+
+# Subpackages load on first attribute access (``privkit.prg``), so ``import privkit``
+# stays light and never imports optional backends.
+_SUBMODULES = frozenset({"aggregation", "encoding", "errors", "prg", "testing", "wire"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"privkit.{name}")
+    raise AttributeError(f"module 'privkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SUBMODULES})
+
 
 __all__ = [
     "BackendUnavailableError",

@@ -50,6 +50,18 @@ _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 
 
+def _forget_pool_after_fork() -> None:
+    # A forked child inherits the pool object but not its threads; submitting to
+    # it would wait forever.  Start afresh in the child.
+    global _pool, _pool_lock, _pool_size
+    _pool, _pool_size = None, 0
+    _pool_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def _cpu_count() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))

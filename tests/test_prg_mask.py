@@ -188,3 +188,20 @@ def test_abi_number_matches() -> None:
     from privkit._native import _pk_native
 
     assert _pk_native.lib.pk_abi_version() == _native.EXPECTED_ABI
+
+
+def test_mask_add_works_in_a_forked_child_after_the_pool_started() -> None:
+    # The parent's thread pool is running; a forked child must not wait on it forever.
+    import multiprocessing
+
+    prg.mask_add(np.zeros(1 << 20, np.uint32), os.urandom(64), [1, -1], threads=2)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        result = pool.apply_async(_child_mask_sum)
+        assert result.get(timeout=60) == _child_mask_sum()
+
+
+def _child_mask_sum() -> int:
+    acc = np.zeros(1 << 20, np.uint32)
+    prg.mask_add(acc, bytes(range(32)), [1], threads=2)
+    return int(acc.sum(dtype=np.uint64))

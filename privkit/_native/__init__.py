@@ -204,7 +204,7 @@ def mask_add(
         raise ParameterError("signs must be C-contiguous")
     if k and not np.all((signs == 1) | (signs == -1)):
         raise ParameterError("every sign must be +1 or -1")
-    if np.shares_memory(acc, seeds) or np.shares_memory(acc, signs):
+    if np.may_share_memory(acc, seeds) or np.may_share_memory(acc, signs):
         raise ParameterError("acc must not overlap seeds or signs")
     nonce_b = _check_bytes(nonce, NONCE_BYTES, "nonce")
     code = _isa_code(isa)
