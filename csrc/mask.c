@@ -43,32 +43,39 @@ static int check_args(const void *acc, size_t n, uint64_t offset, uint64_t group
     return PK_OK;
 }
 
-int pk_mask_add_u32(uint32_t *acc, size_t n, uint64_t offset, const uint8_t *seeds,
-                    const int8_t *signs, size_t k, const uint8_t *nonce, int isa) {
-    int rc = check_args(acc, n, offset, PK_GROUP_U32, seeds, signs, k, nonce, PK_MAX_U32);
+/* Check, pick the ISA variant, run.  acc is uint32_t* or uint64_t* per is64. */
+static int mask_add(void *acc, size_t n, uint64_t offset, const uint8_t *seeds,
+                    const int8_t *signs, size_t k, const uint8_t *nonce, int isa, int is64) {
+    int rc = check_args(acc, n, offset, is64 ? PK_GROUP_U64 : PK_GROUP_U32, seeds, signs, k,
+                        nonce, is64 ? PK_MAX_U64 : PK_MAX_U32);
     if (rc != PK_OK) return rc;
     if (!pk_isa_available(isa)) return PK_ERR_ISA;
     if (n == 0 || k == 0) return PK_OK;
-    pk_mask_u32_fn fn = pk_mask_u32_portable;
+    const uint32_t g0 = (uint32_t)(offset / (is64 ? PK_GROUP_U64 : PK_GROUP_U32));
+    pk_mask_u32_fn fn32 = pk_mask_uint32_portable;
+    pk_mask_u64_fn fn64 = pk_mask_uint64_portable;
 #ifdef PK_HAVE_X86_VARIANTS
-    if (isa == PK_ISA_AVX512) fn = pk_mask_u32_avx512;
-    else if (isa == PK_ISA_AVX2) fn = pk_mask_u32_avx2;
+    if (isa == PK_ISA_AVX512) {
+        fn32 = pk_mask_uint32_avx512;
+        fn64 = pk_mask_uint64_avx512;
+    } else if (isa == PK_ISA_AVX2) {
+        fn32 = pk_mask_uint32_avx2;
+        fn64 = pk_mask_uint64_avx2;
+    }
 #endif
-    fn(acc, n, (uint32_t)(offset / PK_GROUP_U32), seeds, signs, k, nonce);
+    if (is64)
+        fn64((uint64_t *)acc, n, g0, seeds, signs, k, nonce);
+    else
+        fn32((uint32_t *)acc, n, g0, seeds, signs, k, nonce);
     return PK_OK;
+}
+
+int pk_mask_add_u32(uint32_t *acc, size_t n, uint64_t offset, const uint8_t *seeds,
+                    const int8_t *signs, size_t k, const uint8_t *nonce, int isa) {
+    return mask_add(acc, n, offset, seeds, signs, k, nonce, isa, 0);
 }
 
 int pk_mask_add_u64(uint64_t *acc, size_t n, uint64_t offset, const uint8_t *seeds,
                     const int8_t *signs, size_t k, const uint8_t *nonce, int isa) {
-    int rc = check_args(acc, n, offset, PK_GROUP_U64, seeds, signs, k, nonce, PK_MAX_U64);
-    if (rc != PK_OK) return rc;
-    if (!pk_isa_available(isa)) return PK_ERR_ISA;
-    if (n == 0 || k == 0) return PK_OK;
-    pk_mask_u64_fn fn = pk_mask_u64_portable;
-#ifdef PK_HAVE_X86_VARIANTS
-    if (isa == PK_ISA_AVX512) fn = pk_mask_u64_avx512;
-    else if (isa == PK_ISA_AVX2) fn = pk_mask_u64_avx2;
-#endif
-    fn(acc, n, (uint32_t)(offset / PK_GROUP_U64), seeds, signs, k, nonce);
-    return PK_OK;
+    return mask_add(acc, n, offset, seeds, signs, k, nonce, isa, 1);
 }

@@ -208,26 +208,19 @@ def mask_add(
         raise ParameterError("acc must not overlap seeds or signs")
     nonce_b = _check_bytes(nonce, NONCE_BYTES, "nonce")
     code = _isa_code(isa)
-    if acc.dtype == np.uint32:
-        rc = lib.pk_mask_add_u32(
-            ffi.from_buffer("uint32_t[]", acc, require_writable=True),
-            acc.size,
-            offset,
-            ffi.from_buffer("uint8_t[]", seeds),
-            ffi.from_buffer("int8_t[]", signs),
-            k,
-            nonce_b,
-            code,
-        )
-    else:
-        rc = lib.pk_mask_add_u64(
-            ffi.from_buffer("uint64_t[]", acc, require_writable=True),
-            acc.size,
-            offset,
-            ffi.from_buffer("uint8_t[]", seeds),
-            ffi.from_buffer("int8_t[]", signs),
-            k,
-            nonce_b,
-            code,
-        )
+    kernel, ctype = (
+        (lib.pk_mask_add_u32, "uint32_t[]")
+        if acc.dtype == np.uint32
+        else (lib.pk_mask_add_u64, "uint64_t[]")
+    )
+    rc = kernel(
+        ffi.from_buffer(ctype, acc, require_writable=True),
+        acc.size,
+        offset,
+        ffi.from_buffer("uint8_t[]", seeds),
+        ffi.from_buffer("int8_t[]", signs),
+        k,
+        nonce_b,
+        code,
+    )
     _check(rc, "mask_add")
