@@ -20,7 +20,14 @@ from cffi import FFI
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 
-SOURCES = ["chacha20.c", "mask.c", "mask_portable.c", "mask_avx2.c", "mask_avx512.c"]
+SOURCES = [
+    "chacha20.c",
+    "mask.c",
+    "mask_portable.c",
+    "mask_avx2.c",
+    "mask_avx512.c",
+    "field.c",
+]
 
 WARNINGS = ["-Wall", "-Wextra", "-Wshadow", "-Wno-unused-parameter"]
 

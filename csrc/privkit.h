@@ -18,7 +18,7 @@
 
 /* BEGIN CDEF */
 /* Bumped whenever a declaration below changes; checked at import. */
-#define PK_ABI_VERSION 2
+#define PK_ABI_VERSION 3
 
 #define PK_OK 0
 #define PK_ERR_ARG 1
@@ -73,6 +73,38 @@ int pk_mask_add_u32(uint32_t *acc, size_t n, uint64_t offset, const uint8_t *see
                     const int8_t *signs, size_t k, const uint8_t *nonce, int isa);
 int pk_mask_add_u64(uint64_t *acc, size_t n, uint64_t offset, const uint8_t *seeds,
                     const int8_t *signs, size_t k, const uint8_t *nonce, int isa);
+
+/*
+ * Prime-field arithmetic for Shamir secret sharing: GF(p), p = 2^61 - 1 (a
+ * Mersenne prime).  Elements are uint64_t values in [0, p); every input
+ * element is checked and a value >= p makes the routine return PK_ERR_RANGE
+ * before anything is written.  A null pointer with a non-zero size, or an
+ * output that overlaps an input, is PK_ERR_ARG; element counts whose product
+ * (or byte size) would overflow size_t are PK_ERR_RANGE.  Results are
+ * canonical (< p).  Matrices are row-major and contiguous.
+ */
+#define PK_FIELD_BITS 61
+#define PK_FIELD_PRIME 2305843009213693951
+
+/*
+ * Evaluate m polynomials of t coefficients at n points.  coeffs is t x m:
+ * row k holds the coefficient of x^k of each of the m polynomials.  out is
+ * n x m: out[j*m + c] = sum_k coeffs[k*m + c] * xs[j]^k mod p (0 when t = 0).
+ */
+int pk_field_poly_eval(const uint64_t *coeffs, size_t t, size_t m, const uint64_t *xs,
+                       size_t n, uint64_t *out);
+
+/* Linear combination of t rows of m elements: out[c] = sum_i weights[i] * rows[i*m + c] mod p. */
+int pk_field_lincomb(const uint64_t *rows, const uint64_t *weights, size_t t, size_t m,
+                     uint64_t *out);
+
+/*
+ * Matrix product: weights is r x t, rows is t x m, out is r x m:
+ * out[q*m + c] = sum_i weights[q*t + i] * rows[i*m + c] mod p.
+ * pk_field_lincomb is the case r = 1.
+ */
+int pk_field_matmul(const uint64_t *weights, size_t r, const uint64_t *rows, size_t t,
+                    size_t m, uint64_t *out);
 /* END CDEF */
 
 #endif /* PRIVKIT_H */

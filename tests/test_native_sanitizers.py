@@ -1,8 +1,9 @@
 """Build the C kernels' standalone test program under ASan + UBSan and run it.
 
 The program (csrc/tests/test_kernels.c) checks the RFC 8439 vectors, every
-available ISA variant of the mask kernels against a scalar reference, and the
-argument checks.  Any memory error or undefined behaviour aborts it.
+available ISA variant of the mask kernels against a scalar reference, the
+GF(2^61 - 1) field kernels against a slow reference, and the argument checks.
+Any memory error or undefined behaviour aborts it.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def sanitized_binary(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
         CSRC / "mask_portable.c",
         CSRC / "mask_avx2.c",
         CSRC / "mask_avx512.c",
+        CSRC / "field.c",
     ]
     cmd = [
         _compiler(),

@@ -8,6 +8,9 @@
  * Then it checks, for every available ISA, the mask kernels against a scalar
  * reference built on pk_chacha20_keystream, over many lengths (tails),
  * offsets, seed counts and signs, and the argument checks of the public API.
+ * Then the GF(2^61 - 1) field kernels against a slow reference (products
+ * reduced with the compiler's 128-bit %, powers computed one by one), for
+ * random sizes, edge values and all-(p-1) inputs, and their argument checks.
  * Every buffer is heap-allocated to its exact size so ASan sees overruns.
  */
 #include <stdio.h>
@@ -153,6 +156,125 @@ static void test_arguments(void) {
           "last group");
 }
 
+/* ------------------------------------------------------------------ GF(2^61 - 1) */
+
+#define FP ((uint64_t)PK_FIELD_PRIME)
+__extension__ typedef unsigned __int128 u128;
+
+/* The slow reference: exact products reduced with %, no Mersenne tricks. */
+static uint64_t ref_mul(uint64_t a, uint64_t b) { return (uint64_t)(((u128)a * b) % FP); }
+static uint64_t ref_add(uint64_t a, uint64_t b) { return (uint64_t)(((u128)a + b) % FP); }
+
+static const uint64_t field_edges[] = {0, 1, 2, FP - 1, FP - 2, (uint64_t)1 << 60,
+                                       ((uint64_t)1 << 60) - 1, (uint64_t)1 << 32, 12345};
+
+/* kind 0: uniform, 1: edge values, 2: all p-1, 3: all zero. */
+static uint64_t *field_buf(size_t n, int kind) {
+    uint64_t *v = malloc(n ? n * sizeof(uint64_t) : 1);
+    for (size_t i = 0; i < n; i++) {
+        switch (kind) {
+        case 0: v[i] = rnd() % FP; break;
+        case 1: v[i] = field_edges[rnd() % (sizeof(field_edges) / sizeof(field_edges[0]))]; break;
+        case 2: v[i] = FP - 1; break;
+        default: v[i] = 0;
+        }
+    }
+    return v;
+}
+
+static void test_field_poly_eval(size_t t, size_t m, size_t n, int kc, int kx) {
+    uint64_t *coeffs = field_buf(t * m, kc), *xs = field_buf(n, kx);
+    uint64_t *out = field_buf(n * m, 0);
+    int rc = pk_field_poly_eval(coeffs, t, m, xs, n, out);
+    CHECK(rc == PK_OK, "poly_eval rc=%d", rc);
+    int bad = 0;
+    for (size_t j = 0; j < n; j++) {
+        for (size_t c = 0; c < m; c++) {
+            uint64_t want = 0, power = 1;
+            for (size_t k = 0; k < t; k++) {
+                want = ref_add(want, ref_mul(coeffs[k * m + c], power));
+                power = ref_mul(power, xs[j]);
+            }
+            bad |= out[j * m + c] != want;
+        }
+    }
+    CHECK(!bad, "poly_eval t=%zu m=%zu n=%zu kinds=%d,%d", t, m, n, kc, kx);
+    free(coeffs), free(xs), free(out);
+}
+
+static void test_field_matmul(size_t r, size_t t, size_t m, int kw, int kr) {
+    uint64_t *w = field_buf(r * t, kw), *rows = field_buf(t * m, kr);
+    uint64_t *out = field_buf(r * m, 0);
+    int rc = pk_field_matmul(w, r, rows, t, m, out);
+    CHECK(rc == PK_OK, "matmul rc=%d", rc);
+    int bad = 0;
+    for (size_t q = 0; q < r; q++) {
+        for (size_t c = 0; c < m; c++) {
+            uint64_t want = 0;
+            for (size_t i = 0; i < t; i++) want = ref_add(want, ref_mul(w[q * t + i], rows[i * m + c]));
+            bad |= out[q * m + c] != want;
+        }
+    }
+    CHECK(!bad, "matmul r=%zu t=%zu m=%zu kinds=%d,%d", r, t, m, kw, kr);
+    if (r == 1) {
+        uint64_t *out2 = field_buf(m, 0);
+        CHECK(pk_field_lincomb(rows, w, t, m, out2) == PK_OK, "lincomb rc");
+        CHECK(m == 0 || memcmp(out, out2, m * sizeof(uint64_t)) == 0, "lincomb = matmul r=1");
+        free(out2);
+    }
+    free(w), free(rows), free(out);
+}
+
+static void test_field_arguments(void) {
+    uint64_t a[4] = {1, 2, 3, 4}, x[2] = {1, 2}, out[4] = {9, 9, 9, 9};
+    const uint64_t nine[4] = {9, 9, 9, 9};
+    CHECK(pk_field_poly_eval(NULL, 0, 0, NULL, 0, NULL) == PK_OK, "empty poly_eval");
+    CHECK(pk_field_matmul(NULL, 0, NULL, 0, 0, NULL) == PK_OK, "empty matmul");
+    CHECK(pk_field_poly_eval(NULL, 2, 2, x, 2, out) == PK_ERR_ARG, "null coeffs");
+    CHECK(pk_field_poly_eval(a, 2, 2, NULL, 2, out) == PK_ERR_ARG, "null xs");
+    CHECK(pk_field_poly_eval(a, 2, 2, x, 2, NULL) == PK_ERR_ARG, "null out");
+    CHECK(pk_field_lincomb(NULL, x, 2, 2, out) == PK_ERR_ARG, "null rows");
+    CHECK(pk_field_lincomb(a, NULL, 2, 2, out) == PK_ERR_ARG, "null weights");
+    CHECK(pk_field_poly_eval(a, 2, 2, x, 2, a) == PK_ERR_ARG, "out overlaps coeffs");
+    CHECK(pk_field_poly_eval(x, 1, 2, a + 2, 2, a) == PK_ERR_ARG, "out overlaps xs");
+    CHECK(pk_field_matmul(a, 1, a, 2, 2, a + 2) == PK_ERR_ARG, "out overlaps rows");
+    CHECK(pk_field_poly_eval(a, SIZE_MAX / 2, 4, x, 2, out) == PK_ERR_RANGE, "t*m overflow");
+    CHECK(pk_field_poly_eval(a, 1, 2, x, SIZE_MAX / 4, out) == PK_ERR_RANGE, "n*m overflow");
+    CHECK(pk_field_matmul(a, SIZE_MAX / 8 + 1, a, 1, 1, out) == PK_ERR_RANGE, "r*t bytes overflow");
+    /* Zero sizes with null pointers are fine; t = 0 gives zeros. */
+    CHECK(pk_field_poly_eval(NULL, 0, 2, x, 2, out) == PK_OK && out[0] == 0 && out[3] == 0,
+          "t = 0 gives zeros");
+    /* Out-of-range elements: PK_ERR_RANGE and nothing written. */
+    uint64_t big[4] = {1, FP, 3, 4}, xbad[2] = {1, UINT64_MAX};
+    memcpy(out, nine, sizeof(out));
+    CHECK(pk_field_poly_eval(big, 2, 2, x, 2, out) == PK_ERR_RANGE, "coeff = p");
+    CHECK(pk_field_poly_eval(a, 2, 2, xbad, 2, out) == PK_ERR_RANGE, "x = 2^64 - 1");
+    CHECK(pk_field_lincomb(big, x, 2, 2, out) == PK_ERR_RANGE, "row = p");
+    CHECK(pk_field_lincomb(a, xbad, 2, 2, out) == PK_ERR_RANGE, "weight = 2^64 - 1");
+    CHECK(memcmp(out, nine, sizeof(out)) == 0, "nothing written on error");
+}
+
+static void test_field(void) {
+    test_field_arguments();
+    static const size_t ms[] = {0, 1, 2, 63, 64, 65, 129, 300};
+    for (size_t mi = 0; mi < sizeof(ms) / sizeof(ms[0]); mi++) {
+        for (size_t t = 0; t <= 9; t++) {
+            test_field_poly_eval(t, ms[mi], 1 + t % 4, (int)(rnd() % 4), (int)(rnd() % 4));
+            test_field_matmul(1 + t % 3, t, ms[mi], (int)(rnd() % 4), (int)(rnd() % 4));
+        }
+        test_field_poly_eval(3, ms[mi], 0, 0, 0);
+        /* Many rows: the 32-product lazy reduction blocks, at their worst (all p-1). */
+        test_field_matmul(2, 31, ms[mi], 2, 2);
+        test_field_matmul(2, 65, ms[mi], 2, 2);
+        test_field_matmul(1, 200, ms[mi], 2, 2);
+        test_field_matmul(3, 97, ms[mi], 0, 1);
+        test_field_poly_eval(60, ms[mi], 5, 2, 2);
+        test_field_poly_eval(51, ms[mi], 7, 0, 1);
+    }
+    for (int i = 0; i < 40; i++)
+        test_field_poly_eval(rnd() % 12, rnd() % 150, rnd() % 6, (int)(rnd() % 4), (int)(rnd() % 4));
+}
+
 int main(int argc, char **argv) {
     for (int a = 1; a + 3 < argc; a += 4) test_vector(argv[a], argv[a + 1], argv[a + 2], argv[a + 3]);
     test_arguments();
@@ -172,6 +294,7 @@ int main(int argc, char **argv) {
             test_mask(isas[ii], is64, 3000, 0, 37);
         }
     }
+    test_field();
     printf("isas tested: %d\n", n_isa);
     printf("%d failures\n", failures);
     return failures == 0 ? 0 : 1;

@@ -22,6 +22,7 @@ from privkit.errors import NativeError, ParameterError
 
 __all__ = [
     "EXPECTED_ABI",
+    "FIELD_PRIME",
     "GROUP_ELEMENTS",
     "ISA_NAMES",
     "MAX_ELEMENTS",
@@ -30,10 +31,13 @@ __all__ = [
     "active_isa",
     "available_isas",
     "chacha20_keystream",
+    "field_lincomb",
+    "field_matmul",
+    "field_poly_eval",
     "mask_add",
 ]
 
-EXPECTED_ABI: Final = 2
+EXPECTED_ABI: Final = 3
 _REBUILD = (
     "rebuild the C extension from the project root with: python -m pip install -e . "
     "(or reinstall privkit with: python -m pip install --force-reinstall --no-deps privkit)"
@@ -59,6 +63,9 @@ ISA_NAMES: Final[dict[str, int]] = {
     "avx2": lib.PK_ISA_AVX2,
     "avx512": lib.PK_ISA_AVX512,
 }
+#: The prime of the Shamir field GF(p): the Mersenne prime 2^61 - 1.
+FIELD_PRIME: Final[int] = int(lib.PK_FIELD_PRIME)
+_FIELD_PRIME_U64: Final = np.uint64(FIELD_PRIME)
 _ISA_BY_CODE: Final = {code: name for name, code in ISA_NAMES.items()}
 #: The mask stream is made of groups of 16 ChaCha20 blocks; chunk offsets are multiples of this.
 GROUP_ELEMENTS: Final[dict[np.dtype[Any], int]] = {
@@ -73,7 +80,7 @@ MAX_ELEMENTS: Final[dict[np.dtype[Any], int]] = {
 _STATUS = {
     lib.PK_ERR_ARG: "invalid argument",
     lib.PK_ERR_ISA: "instruction set not available on this CPU",
-    lib.PK_ERR_RANGE: "length out of range",
+    lib.PK_ERR_RANGE: "length or value out of range",
 }
 
 
@@ -224,3 +231,119 @@ def mask_add(
         code,
     )
     _check(rc, "mask_add")
+
+
+def _check_field_array(arr: object, name: str, ndim: int) -> npt.NDArray[np.uint64]:
+    """Check that ``arr`` is exactly what the field kernels read; return it typed."""
+    shape = "(rows, columns)" if ndim == 2 else "(length,)"
+    if not isinstance(arr, np.ndarray):
+        raise ParameterError(
+            f"{name} must be a numpy uint64 array of shape {shape}, got {type(arr).__name__}"
+        )
+    if arr.dtype != np.uint64 or arr.ndim != ndim:
+        raise ParameterError(
+            f"{name} must be a numpy uint64 array of shape {shape}, got {arr.dtype} {arr.shape}"
+        )
+    if not arr.flags.c_contiguous or not arr.flags.aligned:
+        raise ParameterError(f"{name} must be C-contiguous and aligned")
+    if arr.size and bool(np.any(arr >= _FIELD_PRIME_U64)):
+        raise ParameterError(
+            f"every element of {name} must be a field element in [0, 2**61 - 1), "
+            "found one >= 2**61 - 1"
+        )
+    return arr
+
+
+def _u64_in(arr: npt.NDArray[np.uint64]) -> Any:
+    return ffi.from_buffer("uint64_t[]", arr) if arr.size else ffi.NULL
+
+
+def _u64_out(arr: npt.NDArray[np.uint64]) -> Any:
+    return ffi.from_buffer("uint64_t[]", arr, require_writable=True) if arr.size else ffi.NULL
+
+
+def field_poly_eval(
+    coeffs: npt.NDArray[np.uint64], xs: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.uint64]:
+    """Evaluate many polynomials over GF(2^61 - 1) at many points, in C (Horner's rule).
+
+    Args:
+        coeffs: C-contiguous uint64 array of shape (t, m), every element < 2^61 - 1;
+            row k holds the coefficient of x^k of each of the m polynomials.
+        xs: C-contiguous uint64 array of shape (n,), the points, each < 2^61 - 1.
+
+    Returns:
+        A new uint64 array of shape (n, m): ``out[j, c] = sum_k coeffs[k, c] * xs[j]**k
+        mod p`` (all zero when t = 0).
+
+    Raises:
+        ParameterError: wrong type, dtype, shape or layout, or an element >= 2^61 - 1.
+        NativeError: the C routine refused its arguments (it re-checks them).
+    """
+    coeffs = _check_field_array(coeffs, "coeffs", 2)
+    xs = _check_field_array(xs, "xs", 1)
+    t, m = coeffs.shape
+    n = xs.shape[0]
+    out = np.empty((n, m), dtype=np.uint64)
+    rc = lib.pk_field_poly_eval(_u64_in(coeffs), t, m, _u64_in(xs), n, _u64_out(out))
+    _check(rc, "field_poly_eval")
+    return out
+
+
+def field_matmul(
+    weights: npt.NDArray[np.uint64], rows: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.uint64]:
+    """Matrix product over GF(2^61 - 1), in C.
+
+    Args:
+        weights: C-contiguous uint64 array of shape (r, t), every element < 2^61 - 1.
+        rows: C-contiguous uint64 array of shape (t, m), every element < 2^61 - 1.
+
+    Returns:
+        A new uint64 array of shape (r, m): ``weights @ rows mod p`` (zero when t = 0).
+
+    Raises:
+        ParameterError: wrong type, dtype, shape or layout, inner sizes that differ, or
+            an element >= 2^61 - 1.
+        NativeError: the C routine refused its arguments (it re-checks them).
+    """
+    weights = _check_field_array(weights, "weights", 2)
+    rows = _check_field_array(rows, "rows", 2)
+    r, t = weights.shape
+    if rows.shape[0] != t:
+        raise ParameterError(
+            f"weights has {t} columns but rows has {rows.shape[0]} rows; they must be equal"
+        )
+    m = rows.shape[1]
+    out = np.empty((r, m), dtype=np.uint64)
+    rc = lib.pk_field_matmul(_u64_in(weights), r, _u64_in(rows), t, m, _u64_out(out))
+    _check(rc, "field_matmul")
+    return out
+
+
+def field_lincomb(
+    rows: npt.NDArray[np.uint64], weights: npt.NDArray[np.uint64]
+) -> npt.NDArray[np.uint64]:
+    """Linear combination of rows over GF(2^61 - 1), in C.
+
+    Args:
+        rows: C-contiguous uint64 array of shape (t, m), every element < 2^61 - 1.
+        weights: C-contiguous uint64 array of shape (t,), every element < 2^61 - 1.
+
+    Returns:
+        A new uint64 array of shape (m,): ``sum_i weights[i] * rows[i] mod p``.
+
+    Raises:
+        ParameterError: wrong type, dtype, shape or layout, one weight per row not
+            given, or an element >= 2^61 - 1.
+        NativeError: the C routine refused its arguments (it re-checks them).
+    """
+    rows = _check_field_array(rows, "rows", 2)
+    weights = _check_field_array(weights, "weights", 1)
+    t, m = rows.shape
+    if weights.shape[0] != t:
+        raise ParameterError(f"weights must hold one weight per row ({t}), got {weights.shape[0]}")
+    out = np.empty(m, dtype=np.uint64)
+    rc = lib.pk_field_lincomb(_u64_in(rows), _u64_in(weights), t, m, _u64_out(out))
+    _check(rc, "field_lincomb")
+    return out
