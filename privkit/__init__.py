@@ -5,7 +5,10 @@ Subpackages (import what you use; heavy optional backends load lazily):
 - :mod:`privkit.encoding`: flatten model updates, fixed-point encoding into rings.
 - :mod:`privkit.wire`: the versioned, canonical wire format.
 - :mod:`privkit.prg`: ChaCha20 keystream and keyed mask expansion (C kernels).
+- :mod:`privkit.sharing`: additive (Z_2^32 / Z_2^64) and Shamir t-of-n secret sharing.
+- :mod:`privkit.identity`: Ed25519 node identities and rosters of admitted nodes.
 - :mod:`privkit.aggregation`: the uniform, transport-free session API and ``run_local``.
+- :mod:`privkit.secagg`: SecAgg and SecAgg+ secure aggregation with dropout recovery.
 - :mod:`privkit.testing`: hypothesis strategies and the ``check_scheme`` conformance harness.
 - :mod:`privkit.errors`: the exception hierarchy.
 """
@@ -29,7 +32,9 @@ __version__ = "0.1.0.dev0"
 
 # Subpackages load on first attribute access (``privkit.prg``), so ``import privkit``
 # stays light and never imports optional backends.
-_SUBMODULES = frozenset({"aggregation", "encoding", "errors", "prg", "testing", "wire"})
+_SUBMODULES = frozenset(
+    {"aggregation", "encoding", "errors", "identity", "prg", "secagg", "sharing", "testing", "wire"}
+)
 
 
 def __getattr__(name: str) -> object:

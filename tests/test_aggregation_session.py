@@ -469,7 +469,7 @@ def test_base_constructor_validation() -> None:
         {"client_ids": [1, 1]},
         {"client_ids": [1, True]},
         {"client_ids": "ab"},
-        {"length": 0},
+        {"length": -1},
         {"length": 2.0},
         {"min_survivors": 0},
         {"min_survivors": 3},

@@ -13,7 +13,17 @@ from privkit._backends import optional_import, require
 
 
 def test_subpackages_load_lazily_on_attribute_access() -> None:
-    for name in ("aggregation", "encoding", "prg", "testing", "wire", "errors"):
+    for name in (
+        "aggregation",
+        "encoding",
+        "prg",
+        "testing",
+        "wire",
+        "errors",
+        "identity",
+        "secagg",
+        "sharing",
+    ):
         assert getattr(privkit, name).__name__ == f"privkit.{name}"
         assert name in dir(privkit)
     with pytest.raises(AttributeError):

@@ -150,6 +150,7 @@ def run_local(
     *,
     dropouts: Mapping[int, Iterable[ClientId]] | None = None,
     length: int | None = None,
+    client_kwargs: Mapping[ClientId, Mapping[str, object]] | None = None,
 ) -> LocalResult:
     """Run one round of ``scheme`` in this process.
 
@@ -167,14 +168,18 @@ def run_local(
         length: the length the server asks for.  By default the common flattened
             length of the updates; pass it explicitly to test a mismatch, which then
             surfaces from the client sessions.
+        client_kwargs: extra keyword arguments for ``scheme.client`` by client id,
+            for schemes whose clients take more than an update (a weight, a node
+            identity); clients not named get none.
 
     Returns:
         A :class:`LocalResult`.
 
     Raises:
         ParameterError: no updates, an invalid client id, updates of different
-            flattened lengths (when ``length`` is None), or dropouts naming unknown
-            clients or naming a client twice; and whatever the scheme raises for
+            flattened lengths (when ``length`` is None), dropouts naming unknown
+            clients or naming a client twice, or client_kwargs naming unknown
+            clients; and whatever the scheme raises for
             invalid input.
         ProtocolError: the protocol failed (for example too few clients remained);
             the message says why.
@@ -187,6 +192,9 @@ def run_local(
     ids = [check_client_id(cid) for cid in updates]
     known = frozenset(ids)
     stop = _check_dropouts(dropouts, known)
+    extra: Mapping[ClientId, Mapping[str, object]] = client_kwargs or {}
+    if not isinstance(extra, Mapping) or not set(extra) <= known:
+        raise ParameterError("client_kwargs must map client ids of this round to keyword dicts")
 
     spec: UpdateSpec | None = None
     first_len = -1
@@ -210,7 +218,8 @@ def run_local(
     server_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     clients: dict[ClientId, ClientSession] = {
-        cid: scheme.client(client_id=cid, update=updates[cid]) for cid in ids
+        cid: scheme.client(client_id=cid, update=updates[cid], **dict(extra.get(cid, {})))
+        for cid in ids
     }
     client_s = time.perf_counter() - t0
 

@@ -90,13 +90,14 @@ def check_length(length: object) -> int:
         The length as an int.
 
     Raises:
-        ParameterError: it is not an int (``bool`` refused) or is smaller than 1.
+        ParameterError: it is not an int (``bool`` refused) or is negative.  Zero is
+            allowed: the aggregate of empty updates is the empty vector.
     """
     if isinstance(length, bool) or not isinstance(length, int | np.integer):
-        raise ParameterError(f"length must be an int >= 1, got {type(length).__name__}")
+        raise ParameterError(f"length must be an int >= 0, got {type(length).__name__}")
     value = int(length)
-    if value < 1:
-        raise ParameterError(f"length must be >= 1 (coordinates per update), got {value}")
+    if value < 0:
+        raise ParameterError(f"length must be >= 0 (coordinates per update), got {value}")
     return value
 
 

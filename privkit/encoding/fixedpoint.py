@@ -328,11 +328,20 @@ class FixedPoint:
         else:
             np.rint(x, out=x)
         q = float(self._qmax)  # exact: qmax <= 2**53
-        np.clip(x, -q, q, out=x)
+        if self.stochastic or q != self.clip * math.ldexp(1.0, self.frac_bits):
+            # Rounding can step past qmax only when clip * 2**frac_bits is not an
+            # integer (or when rounding up stochastically); otherwise |x| <= qmax already.
+            np.clip(x, -q, q, out=x)
+        if self.bits <= 32:
+            # int64 -> uint32 keeps the low 32 bits: two's complement mod 2**32.
+            ring32 = x.astype(np.int64).astype(np.uint32)
+            if self.bits < 32:
+                ring32 &= np.uint32((1 << self.bits) - 1)
+            return ring32
         ring = x.astype(np.int64).view(np.uint64)  # two's complement mod 2**64
         if self.bits < 64:
             ring &= np.uint64((1 << self.bits) - 1)
-        return np.asarray(ring.astype(self.dtype, copy=False))
+        return ring
 
     def decode(self, total: npt.ArrayLike, *, n_summands: int = 1) -> npt.NDArray[np.float64]:
         """Decode a ring element (typically a sum of encodings) to float64.

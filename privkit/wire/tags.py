@@ -64,6 +64,28 @@ class MessageType(IntEnum):
     """Plain reference scheme: server asks a client for its update."""
     PLAIN_UPDATE = 0x0102
     """Plain reference scheme: a client's update, in the clear."""
+    SHAMIR_SHARE = 0x0201
+    """One Shamir share (privkit.sharing.shamir.Share.to_bytes); secret material."""
+    SECAGG_ADVERTISE = 0x0210
+    """SecAgg exchange 0, server to client: the roster; asks for public keys."""
+    SECAGG_KEYS = 0x0211
+    """SecAgg exchange 0, client to server: the client's two X25519 public keys."""
+    SECAGG_SHARE_REQUEST = 0x0212
+    """SecAgg exchange 1, server to client: the neighbours' public keys."""
+    SECAGG_SHARES = 0x0213
+    """SecAgg exchange 1, client to server: encrypted key shares for each neighbour."""
+    SECAGG_MASK_REQUEST = 0x0214
+    """SecAgg exchange 2, server to client: the shares addressed to this client."""
+    SECAGG_MASKED_INPUT = 0x0215
+    """SecAgg exchange 2, client to server: the masked update (ring elements)."""
+    SECAGG_CONSISTENCY_REQUEST = 0x0216
+    """SecAgg authenticated mode, server to client: the survivors to sign."""
+    SECAGG_CONSISTENCY = 0x0217
+    """SecAgg authenticated mode, client to server: a signature over the survivors."""
+    SECAGG_UNMASK_REQUEST = 0x0218
+    """SecAgg last exchange, server to client: who survived and who dropped."""
+    SECAGG_UNMASK = 0x0219
+    """SecAgg last exchange, client to server: self-mask or key shares, never both."""
     TEST = 0x7F00
     """For tests and examples."""
 
