@@ -22,6 +22,7 @@ from privkit.secagg import SecAgg, guarantees
 N_CLIENTS = 12
 LENGTH = 1_000_000
 DROPOUTS = {1: [3], 3: [8]}  # exchange index -> clients that stop answering from then on
+PLUS_THRESHOLD, PLUS_NEIGHBOURS = 0.5, 6  # SecAgg+: 4 of each client's 7 share holders
 
 
 def report(title: str, scheme: SecAgg, result: LocalResult, updates: dict[int, np.ndarray]) -> None:
@@ -58,9 +59,13 @@ def main() -> None:
         updates,
     )
 
-    plus = SecAgg(threshold=0.6, neighbours=6, clip=1.0)
+    plus = SecAgg(threshold=PLUS_THRESHOLD, neighbours=PLUS_NEIGHBOURS, clip=1.0)
     g = guarantees(
-        n_clients=N_CLIENTS, threshold=0.6, neighbours=6, dropout_rate=0.1, collusion=0.1
+        n_clients=N_CLIENTS,
+        threshold=PLUS_THRESHOLD,
+        neighbours=PLUS_NEIGHBOURS,
+        dropout_rate=0.1,
+        collusion=0.1,
     )
     print(
         f"\nSecAgg+ k={g.degree}: {g.threshold} of {g.holders} shares per neighbourhood, "

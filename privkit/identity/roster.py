@@ -22,11 +22,12 @@ stop one person from generating several key pairs, which only admission can).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Final, NoReturn, TypeAlias, final
+from typing import Final, NoReturn, final
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from privkit import wire
+from privkit.clientid import ClientId, client_id_problem, client_id_sort_key, describe_client_id
 from privkit.errors import DecodeError, ParameterError, ProtocolError
 from privkit.identity.node import (
     PUBLIC_KEY_BYTES,
@@ -41,57 +42,8 @@ from privkit.wire import Value
 
 __all__ = ["ROSTER_FORMAT", "ClientId", "Roster"]
 
-ClientId: TypeAlias = int | str
-"""A client id: exactly an ``int`` in ``[-2**63, 2**64)`` (not ``bool``) or a ``str``.
-
-The same definition as :data:`privkit.aggregation.ClientId`; repeated here because
-``privkit.identity`` sits below ``privkit.aggregation`` and must not import it.
-"""
-
 ROSTER_FORMAT: Final = "privkit.identity.roster.v1"
 """The ``"format"`` field of :meth:`Roster.to_dict`, and the domain of its fingerprint."""
-
-_INT_MIN: Final = -(1 << 63)
-_INT_MAX: Final = (1 << 64) - 1
-_SHOW_MAX: Final = 40
-
-
-def _describe(value: object) -> str:
-    try:
-        text = repr(value)
-    except Exception:  # a hostile object with a broken __repr__
-        text = f"<{type(value).__name__}>"
-    if len(text) > _SHOW_MAX:
-        text = text[: _SHOW_MAX - 3] + "..."
-    return text
-
-
-def _id_problem(client_id: object) -> str | None:
-    """Why ``client_id`` is not a valid :data:`ClientId`, or ``None`` when it is."""
-    if type(client_id) is str:
-        try:
-            client_id.encode("utf-8")
-        except UnicodeEncodeError:
-            return "client id is not valid Unicode (it holds a lone surrogate)"
-        return None
-    if type(client_id) is int:
-        if not _INT_MIN <= client_id <= _INT_MAX:
-            return (
-                f"client id {_describe(client_id)} is out of range; integer ids must lie "
-                "in [-2**63, 2**64)"
-            )
-        return None
-    return (
-        f"client id {_describe(client_id)} has type {type(client_id).__name__}; client "
-        "ids must be exactly int or str"
-    )
-
-
-def _sort_key(client_id: ClientId) -> tuple[int, int, str]:
-    """Canonical order of ids: ints ascending, then strs ascending (as privkit.aggregation)."""
-    if isinstance(client_id, str):
-        return (1, 0, client_id)
-    return (0, client_id, "")
 
 
 @final
@@ -141,7 +93,7 @@ class Roster(Mapping[ClientId, bytes]):
         loaded: dict[ClientId, tuple[bytes, Ed25519PublicKey]] = {}
         owner: dict[bytes, ClientId] = {}
         for cid, pk in members.items():
-            problem = _id_problem(cid)
+            problem = client_id_problem(cid)
             if problem is not None:
                 raise ParameterError(problem)
             entry = _load_or_raise(cid, pk)
@@ -150,7 +102,7 @@ class Roster(Mapping[ClientId, bytes]):
         self._init(loaded)
 
     def _init(self, entries: Mapping[ClientId, tuple[bytes, Ed25519PublicKey]]) -> None:
-        ids = tuple(sorted(entries, key=_sort_key))
+        ids = tuple(sorted(entries, key=client_id_sort_key))
         keys = {cid: entries[cid][0] for cid in ids}
         members: list[Value] = [[cid, keys[cid]] for cid in ids]
         set_ = object.__setattr__
@@ -172,12 +124,12 @@ class Roster(Mapping[ClientId, bytes]):
     # ------------------------------------------------------------------ mapping protocol
 
     def __getitem__(self, client_id: ClientId) -> bytes:
-        if _id_problem(client_id) is not None or client_id not in self._keys:
+        if client_id_problem(client_id) is not None or client_id not in self._keys:
             raise KeyError(client_id)
         return self._keys[client_id]
 
     def __contains__(self, client_id: object) -> bool:
-        return _id_problem(client_id) is None and client_id in self._keys
+        return client_id_problem(client_id) is None and client_id in self._keys
 
     def __len__(self) -> int:
         return len(self._ids)
@@ -238,16 +190,16 @@ class Roster(Mapping[ClientId, bytes]):
             message,
             signature,
             ctx,
-            f"client {_describe(client_id)} (key {key_id(self._keys[client_id])})",
+            f"client {describe_client_id(client_id)} (key {key_id(self._keys[client_id])})",
         )
 
     def _require(self, client_id: object) -> None:
-        problem = _id_problem(client_id)
+        problem = client_id_problem(client_id)
         if problem is not None:
             raise ProtocolError(f"unknown node: {problem}", client_id=client_id)
         if client_id not in self._keys:
             raise ProtocolError(
-                f"unknown node: client {_describe(client_id)} is not in the roster; only "
+                f"unknown node: client {describe_client_id(client_id)} is not in the roster; only "
                 "admitted nodes may take part",
                 client_id=client_id,
             )
@@ -269,12 +221,12 @@ class Roster(Mapping[ClientId, bytes]):
                 node's key, :meth:`remove` it first), ``public_key`` is not a valid
                 Ed25519 public key, or it is already admitted under another id.
         """
-        problem = _id_problem(client_id)
+        problem = client_id_problem(client_id)
         if problem is not None:
             raise ParameterError(problem)
         if client_id in self._keys:
             raise ParameterError(
-                f"client {_describe(client_id)} is already in the roster; remove it first "
+                f"client {describe_client_id(client_id)} is already in the roster; remove it first "
                 "to replace its key"
             )
         entry = _load_or_raise(client_id, public_key)
@@ -298,7 +250,7 @@ class Roster(Mapping[ClientId, bytes]):
         """
         if client_id not in self:
             raise ParameterError(
-                f"cannot remove client {_describe(client_id)}: it is not in the roster"
+                f"cannot remove client {describe_client_id(client_id)}: it is not in the roster"
             )
         entries = self._entries()
         del entries[client_id]
@@ -340,13 +292,15 @@ class Roster(Mapping[ClientId, bytes]):
         if not isinstance(data, Mapping):
             raise DecodeError(f"a roster is a dict, got {type(data).__name__}")
         if len(data) != 2 or "format" not in data or "members" not in data:
-            shown = ", ".join(sorted(_describe(k) for k in data))
+            shown = ", ".join(sorted(describe_client_id(k) for k in data))
             raise DecodeError(
                 f"a roster has exactly the keys 'format' and 'members', got {{{shown}}}"
             )
         fmt = data["format"]
         if type(fmt) is not str or fmt != ROSTER_FORMAT:
-            raise DecodeError(f"roster format is {_describe(fmt)}, expected {ROSTER_FORMAT!r}")
+            raise DecodeError(
+                f"roster format is {describe_client_id(fmt)}, expected {ROSTER_FORMAT!r}"
+            )
         members = data["members"]
         if not isinstance(members, list | tuple):
             raise DecodeError(f"roster members must be a list, got {type(members).__name__}")
@@ -357,13 +311,13 @@ class Roster(Mapping[ClientId, bytes]):
             if not isinstance(member, list | tuple) or len(member) != 2:
                 raise DecodeError(f"roster member {index} is not an [id, public_key] pair")
             cid, pk = member
-            problem = _id_problem(cid)
+            problem = client_id_problem(cid)
             if problem is not None:
                 raise DecodeError(f"roster member {index}: {problem}")
-            if previous is not None and _sort_key(previous) >= _sort_key(cid):
+            if previous is not None and client_id_sort_key(previous) >= client_id_sort_key(cid):
                 raise DecodeError(
-                    f"roster member {index}: client {_describe(cid)} is out of canonical "
-                    f"order or repeated (after {_describe(previous)}); members are sorted "
+                    f"roster member {index}: client {describe_client_id(cid)} is out of canonical "
+                    f"order or repeated (after {describe_client_id(previous)}); members are sorted "
                     "by id, ints ascending, then strs"
                 )
             if not isinstance(pk, bytes):
@@ -431,17 +385,19 @@ def _key_problem(client_id: object, public_key: object) -> str:
     data = bytes_or_none(public_key)
     if data is None:
         return (
-            f"public key of client {_describe(client_id)} must be {PUBLIC_KEY_BYTES} bytes, "
+            f"public key of client {describe_client_id(client_id)} must be "
+            f"{PUBLIC_KEY_BYTES} bytes, "
             f"got {type(public_key).__name__}"
         )
     size = len(data)
     if size != PUBLIC_KEY_BYTES:
         return (
-            f"public key of client {_describe(client_id)} must be {PUBLIC_KEY_BYTES} bytes, "
+            f"public key of client {describe_client_id(client_id)} must be "
+            f"{PUBLIC_KEY_BYTES} bytes, "
             f"got {size} bytes"
         )
     return (
-        f"public key of client {_describe(client_id)} is not a valid Ed25519 public key "
+        f"public key of client {describe_client_id(client_id)} is not a valid Ed25519 public key "
         "(not a canonical curve point, or a point of small order)"
     )
 
@@ -464,6 +420,7 @@ def _check_unique(
     if other is not None:
         raise error(
             f"public key {key_id(public_key)} is admitted under two ids, "
-            f"{_describe(other)} and {_describe(client_id)}; one node has one identity"
+            f"{describe_client_id(other)} and {describe_client_id(client_id)}; "
+            "one node has one identity"
         )
     owner[public_key] = client_id
