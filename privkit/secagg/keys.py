@@ -4,7 +4,9 @@ Every client holds two X25519 key pairs per round: ``c`` keys make the pairwise
 channels that carry secret shares through the server (ChaCha20-Poly1305 under a
 key per direction), ``s`` keys make the pairwise mask seeds.  All derivations go
 through HKDF-SHA256 with an ``info`` string that names the purpose, the session
-and the two clients, so no two uses ever share a key or a seed.
+and the two clients, so no two uses ever share a key or a seed.  A client runs
+one X25519 per neighbour and key kind, when the neighbour's keys arrive, and
+keeps the derived keys for the later exchanges.
 
 Security assumption: X25519 private keys and self-mask seeds come from the OS
 CSPRNG (through `cryptography` and :mod:`secrets`); they live only in the client
@@ -29,12 +31,12 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
-from privkit import wire
 from privkit.errors import ProtocolError
 
 __all__ = [
     "KEY_BYTES",
     "KeyPair",
+    "channel_keys",
     "check_public_key",
     "commit_seed",
     "decrypt_shares",
@@ -100,9 +102,18 @@ def _hkdf(secret: bytes, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
 
 
-def _info(purpose: str, session: bytes, *parts: int | str) -> bytes:
-    # Canonical, length-prefixed encoding: no two (purpose, session, parts) collide.
-    return _DOMAIN + wire.encode_value([purpose, session, list(parts)])
+def _id_bytes(client_id: int | str) -> bytes:
+    # Self-delimiting: a tag, then 9 signed bytes (ints lie in [-2**63, 2**64)) or a
+    # 4-byte length and UTF-8.
+    if isinstance(client_id, str):
+        raw = client_id.encode("utf-8")
+        return b"s" + len(raw).to_bytes(4, "little") + raw
+    return b"i" + client_id.to_bytes(9, "little", signed=True)
+
+
+def _info(purpose: bytes, session: bytes, *parts: int | str) -> bytes:
+    # Unambiguous: fixed purposes without NUL, a 16-byte session id, self-delimiting ids.
+    return _DOMAIN + purpose + b"\0" + session + b"".join(_id_bytes(p) for p in parts)
 
 
 def _shared(own: KeyPair, peer_public: bytes, client_id: object) -> bytes:
@@ -119,43 +130,37 @@ def mask_seed(
     own: KeyPair, peer_public: bytes, session: bytes, a: int | str, b: int | str
 ) -> bytes:
     """The 32-byte pairwise mask seed of clients a < b (canonical order), from either side."""
-    return _hkdf(_shared(own, peer_public, b), _info("mask", session, a, b))
+    return _hkdf(_shared(own, peer_public, b), _info(b"mask", session, a, b))
 
 
-def _channel_key(
-    own: KeyPair, peer_public: bytes, session: bytes, sender: int | str, receiver: int | str
-) -> bytes:
-    return _hkdf(_shared(own, peer_public, receiver), _info("channel", session, sender, receiver))
+def channel_keys(
+    own: KeyPair, peer_public: bytes, session: bytes, me: int | str, peer: int | str
+) -> tuple[bytes, bytes]:
+    """The (outgoing, incoming) share-channel keys between ``me`` and ``peer``.
+
+    One X25519 gives both; HKDF separates the directions, so each key encrypts at
+    most one message and the fixed nonce is never reused.
+    """
+    shared = _shared(own, peer_public, peer)
+    return (
+        _hkdf(shared, _info(b"channel", session, me, peer)),
+        _hkdf(shared, _info(b"channel", session, peer, me)),
+    )
 
 
 def encrypt_shares(
-    own: KeyPair,
-    peer_public: bytes,
-    session: bytes,
-    sender: int | str,
-    receiver: int | str,
-    bundle: bytes,
+    key: bytes, session: bytes, sender: int | str, receiver: int | str, bundle: bytes
 ) -> bytes:
-    """Encrypt one share bundle from ``sender`` to ``receiver`` (ChaCha20-Poly1305).
-
-    The key is unique to (session, sender, receiver), so the fixed nonce is never reused.
-    """
-    key = _channel_key(own, peer_public, session, sender, receiver)
-    aad = _info("shares", session, sender, receiver)
+    """Encrypt one share bundle from ``sender`` to ``receiver`` (ChaCha20-Poly1305)."""
+    aad = _info(b"shares", session, sender, receiver)
     return ChaCha20Poly1305(key).encrypt(_NONCE, bundle, aad)
 
 
 def decrypt_shares(
-    own: KeyPair,
-    peer_public: bytes,
-    session: bytes,
-    sender: int | str,
-    receiver: int | str,
-    ct: bytes,
+    key: bytes, session: bytes, sender: int | str, receiver: int | str, ct: bytes
 ) -> bytes:
     """Decrypt a share bundle; ProtocolError naming the sender if it does not authenticate."""
-    key = _channel_key(own, peer_public, session, sender, receiver)
-    aad = _info("shares", session, sender, receiver)
+    aad = _info(b"shares", session, sender, receiver)
     try:
         return ChaCha20Poly1305(key).decrypt(_NONCE, ct, aad)
     except InvalidTag as exc:
@@ -170,7 +175,7 @@ def commit_seed(seed: bytes, session: bytes, client_id: int | str) -> bytes:
 
     The seed is 256 uniformly random bits, so the commitment hides it.
     """
-    return hashlib.sha256(_info("self-mask-commitment", session, client_id) + seed).digest()
+    return hashlib.sha256(_info(b"self-mask-commitment", session, client_id) + seed).digest()
 
 
 def new_seed() -> bytes:

@@ -75,6 +75,7 @@ _ADVERTISE_CONTEXT: Final = "privkit.secagg.v1.advertise"
 _CONSISTENCY_CONTEXT: Final = "privkit.secagg.v1.survivors"
 _MAX_CIPHERTEXT: Final = 4096
 _SEED_BYTES: Final = 32
+_SHARE_ELEMENTS: Final = -(-_SEED_BYTES // shamir.CHUNK_BYTES)  # field elements per share
 
 
 def _canonical(ids: Iterable[ClientId]) -> list[ClientId]:
@@ -708,6 +709,8 @@ class SecAggClientSession(BaseClientSession):
         self._nbrs: dict[ClientId, frozenset[ClientId]] = {}
         self._held: dict[ClientId, tuple[shamir.Share, shamir.Share]] = {}
         self._b: bytes = b""
+        self._in_key: dict[ClientId, bytes] = {}
+        self._seed: dict[ClientId, bytes] = {}
 
     def __repr__(self) -> str:
         who = describe_client_id(self.client_id)
@@ -823,36 +826,28 @@ class SecAggClientSession(BaseClientSession):
                 f"only {len(senders)} neighbours hold this client's shares; with itself that is "
                 f"fewer than the threshold {self._t}, so it will not send its input"
             )
-        assert self._c is not None
         session = self.session_id or b""
         held: dict[ClientId, tuple[shamir.Share, shamir.Share]] = {}
         for sender, ct in zip(senders, cts, strict=True):
-            plain = keys.decrypt_shares(
-                self._c, self._peer[sender][0], session, sender, self.client_id, ct
-            )
+            plain = keys.decrypt_shares(self._in_key[sender], session, sender, self.client_id, ct)
+            # Authenticated by the AEAD; still checked, as a sender may be faulty.
+            index = _canonical(self._nbrs[sender] | {sender}).index(self.client_id) + 1
             try:
                 bundle = wire.decode_value(plain)
                 if not isinstance(bundle, dict) or set(bundle) != {"s", "b"}:
                     raise DecodeError("bad bundle")
-                s_raw, b_raw = bundle["s"], bundle["b"]
-                if not isinstance(s_raw, bytes) or not isinstance(b_raw, bytes):
+                pair = tuple(
+                    shamir.Share(index, self._t, value, _SEED_BYTES)
+                    for value in (bundle["s"], bundle["b"])
+                    if isinstance(value, np.ndarray) and value.size == _SHARE_ELEMENTS
+                )
+                if len(pair) != 2:
                     raise DecodeError("bad bundle")
-                s_share, b_share = shamir.Share.from_bytes(s_raw), shamir.Share.from_bytes(b_raw)
-            except DecodeError as exc:
+            except (DecodeError, ParameterError) as exc:
                 raise self._refuse(
                     f"malformed shares from client {describe_client_id(sender)}"
                 ) from exc
-            index = _canonical(self._nbrs[sender] | {sender}).index(self.client_id) + 1
-            for share in (s_share, b_share):
-                if (
-                    share.index != index
-                    or share.threshold != self._t
-                    or share.secret_bytes != _SEED_BYTES
-                ):
-                    raise self._refuse(
-                        f"unexpected share layout from client {describe_client_id(sender)}"
-                    )
-            held[sender] = (s_share, b_share)
+            held[sender] = (pair[0], pair[1])
         return held
 
     def _check_survivors(self, value: Value) -> list[ClientId]:
@@ -926,7 +921,8 @@ class SecAggClientSession(BaseClientSession):
     def _share_keys(self) -> Payload:
         assert self._c is not None
         assert self._s is not None
-        holders = _canonical(self._nbrs[self.client_id] | {self.client_id})
+        me = self.client_id
+        holders = _canonical(self._nbrs[me] | {me})
         self._b = keys.new_seed()
         s_shares, b_shares = shamir.split_many(
             [self._s.private_bytes(), self._b], threshold=self._t, n=len(holders)
@@ -935,32 +931,28 @@ class SecAggClientSession(BaseClientSession):
         to: list[Value] = []
         cts: list[Value] = []
         for pos, holder in enumerate(holders):
-            if holder == self.client_id:
+            if holder == me:
                 self._held[holder] = (s_shares[pos], b_shares[pos])
                 continue
-            bundle = wire.encode_value(
-                {"s": s_shares[pos].to_bytes(), "b": b_shares[pos].to_bytes()}
+            c_pk, s_pk = self._peer[holder]
+            # One X25519 per neighbour and key kind, now; exchange 2 only uses the results.
+            out_key, self._in_key[holder] = keys.channel_keys(self._c, c_pk, session, me, holder)
+            a, b = (
+                (me, holder)
+                if client_id_sort_key(me) < client_id_sort_key(holder)
+                else (holder, me)
             )
+            self._seed[holder] = keys.mask_seed(self._s, s_pk, session, a, b)
+            bundle = wire.encode_value({"s": s_shares[pos].values, "b": b_shares[pos].values})
             to.append(holder)
-            cts.append(
-                keys.encrypt_shares(
-                    self._c, self._peer[holder][0], session, self.client_id, holder, bundle
-                )
-            )
-        return {"to": to, "ct": cts, "b_commit": keys.commit_seed(self._b, session, self.client_id)}
+            cts.append(keys.encrypt_shares(out_key, session, me, holder, bundle))
+        return {"to": to, "ct": cts, "b_commit": keys.commit_seed(self._b, session, me)}
 
     def _masked_input(self, senders: Sequence[ClientId]) -> Payload:
-        assert self._s is not None
-        session = self.session_id or b""
         y = self._scheme._encode(self._vector, self._weight)
-        seeds = [self._b]
-        signs = [1]
         me = client_id_sort_key(self.client_id)
-        for peer in senders:
-            lower = me < client_id_sort_key(peer)
-            a, b = (self.client_id, peer) if lower else (peer, self.client_id)
-            seeds.append(keys.mask_seed(self._s, self._peer[peer][1], session, a, b))
-            signs.append(1 if lower else -1)
+        seeds = [self._b, *(self._seed[peer] for peer in senders)]
+        signs = [1, *(1 if me < client_id_sort_key(peer) else -1 for peer in senders)]
         prg.mask_add(y, seeds, signs)
         return {"y": y}
 
