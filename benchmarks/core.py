@@ -21,6 +21,12 @@ implementation, all prepared outside the timed region, then:
 The speed-up of privkit over an anchor is ``anchor median / privkit median``:
 above 1 privkit is faster.  Targets (``privkit >= 1.5x anchor at case``) are
 evaluated from those ratios; they are reported, never raised.
+
+Two kinds of job: a plain zero-argument callable, called again and again, or a
+:class:`OneShot` for work whose inputs one call uses up (a protocol session):
+its ``prepare()`` runs untimed before every call and returns the callable to
+time.  A case may set its own number of rounds (:attr:`Case.repeats`) when one
+call is expensive.
 """
 
 from __future__ import annotations
@@ -39,6 +45,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "Case",
     "Check",
+    "Job",
+    "OneShot",
     "Suite",
     "SuiteUnavailableError",
     "Target",
@@ -49,7 +57,8 @@ __all__ = [
 ]
 
 #: Version of the JSON layout written by :func:`run_suite`; bumped on any change.
-SCHEMA_VERSION = 1
+#: 2: every case records its ``repeats`` and an ``info`` mapping (:meth:`Suite.case_info`).
+SCHEMA_VERSION = 2
 
 Timer = Callable[[], float]
 Log = Callable[[str], None]
@@ -73,11 +82,36 @@ class Case:
         work: units of work one call performs (e.g. mask words written), so
             that throughput is ``work / median seconds``.
         params: the parameters defining the case (JSON-serialisable).
+        repeats: timed rounds for this case, or None for the suite's default;
+            for a case whose calls are expensive.  An explicit ``repeats``
+            given to :func:`run_suite` (``--repeats``) applies to every case.
     """
 
     name: str
     work: float
     params: Mapping[str, Any] = field(default_factory=dict)
+    repeats: int | None = None
+
+
+@dataclass(frozen=True)
+class OneShot:
+    """A job whose inputs one call uses up, such as a one-round protocol session.
+
+    Before every call of the job (the warm-up included) the runner calls
+    ``prepare()`` outside the timed region; it builds fresh inputs and returns
+    the zero-argument callable that is then timed.  The runner drops its
+    reference to a preparation right after the call, so preparations do not
+    pile up in memory.
+
+    Attributes:
+        prepare: builds the inputs and returns the callable to time.
+    """
+
+    prepare: Callable[[], Callable[[], object]]
+
+
+#: What :meth:`Suite.setup` returns per implementation.
+Job = Callable[[], object] | OneShot
 
 
 @dataclass(frozen=True)
@@ -129,6 +163,9 @@ class Suite(abc.ABC):
         targets: speed goals checked after the run.
         repeats: timed rounds per case by default.
         quick_repeats: timed rounds per case with ``--quick``.
+        reference_required: whether every case must time the reference; a
+            suite may set False so that its anchors still run (ratios and
+            targets then read "not run") while the reference is being built.
     """
 
     name: ClassVar[str]
@@ -140,6 +177,7 @@ class Suite(abc.ABC):
     targets: ClassVar[tuple[Target, ...]] = ()
     repeats: ClassVar[int] = 7
     quick_repeats: ClassVar[int] = 3
+    reference_required: ClassVar[bool] = True
 
     def prepare(self) -> None:  # noqa: B027 - optional hook, empty by default
         """Import dependencies and get ready to run.
@@ -160,19 +198,21 @@ class Suite(abc.ABC):
         """
 
     @abc.abstractmethod
-    def setup(self, case: Case) -> Mapping[str, Callable[[], object]]:
-        """Prepare inputs for ``case`` and return one timed callable per implementation.
+    def setup(self, case: Case) -> Mapping[str, Job]:
+        """Prepare inputs for ``case`` and return one timed job per implementation.
 
         Everything that is not the measured work (random inputs, buffers) is
         done here, untimed.  Each callable does the whole job once and may be
-        called any number of times.
+        called any number of times; a :class:`OneShot` gets fresh inputs from
+        its ``prepare()`` before every call.
 
         Args:
             case: one of :meth:`cases`.
 
         Returns:
-            Implementation name -> zero-argument callable; must include
-            :attr:`reference`.  An anchor that cannot run here may be left out.
+            Implementation name -> zero-argument callable or :class:`OneShot`;
+            must include :attr:`reference` (unless :attr:`reference_required`
+            is False).  An anchor that cannot run here may be left out.
         """
 
     def checks(self, *, quick: bool) -> Sequence[Check]:
@@ -188,6 +228,20 @@ class Suite(abc.ABC):
 
     def info(self) -> Mapping[str, Any]:
         """Return suite-specific facts for the JSON (default: none)."""
+        return {}
+
+    def case_info(self, case: Case) -> Mapping[str, Any]:
+        """Return facts measured while ``case`` ran, for the JSON (default: none).
+
+        Called once after the case's timed rounds, e.g. for memory or message
+        sizes the jobs recorded; JSON-serialisable.
+
+        Args:
+            case: the case that just ran.
+
+        Returns:
+            The facts, stored as the case's ``info``.
+        """
         return {}
 
 
@@ -286,6 +340,12 @@ def _time_once(fn: Callable[[], object], timer: Timer) -> float:
     return stop - start
 
 
+def _run_job(job: Job, timer: Timer) -> float:
+    """Prepare ``job`` if it is a :class:`OneShot` (untimed), then time one call."""
+    fn = job.prepare() if isinstance(job, OneShot) else job
+    return _time_once(fn, timer)
+
+
 def _stderr(line: str) -> None:
     """Default progress sink: one line to stderr (stdout carries the report)."""
     print(line, file=sys.stderr, flush=True)
@@ -317,7 +377,8 @@ def run_suite(
     Args:
         suite: the suite to run.
         quick: smoke-test sizes and :attr:`Suite.quick_repeats`.
-        repeats: timed rounds per case (default: the suite's).
+        repeats: timed rounds per case (default: the case's
+            :attr:`Case.repeats`, else the suite's).
         timer: clock in seconds (injectable for tests).
         machine: facts about the machine to embed (see
             :func:`benchmarks.machine.machine_info`); empty if None.
@@ -330,8 +391,9 @@ def run_suite(
         docs/benchmarks.md for each field).
 
     Raises:
-        ValueError: ``repeats`` < 1, or a case's setup does not provide the
-            reference implementation or names an unknown one.
+        ValueError: ``repeats`` < 1 (given or a case's), or a case's setup does
+            not provide the reference implementation (when the suite requires
+            it) or names an unknown one.
     """
     n_repeats = (
         repeats if repeats is not None else (suite.quick_repeats if quick else suite.repeats)
@@ -347,8 +409,14 @@ def run_suite(
 
     cases_out: list[dict[str, Any]] = []
     for case in suite.cases(quick=quick):
+        case_repeats = n_repeats if repeats is not None or case.repeats is None else case.repeats
+        if case_repeats < 1:
+            raise ValueError(
+                f"suite {suite.name!r} case {case.name!r}: repeats must be at least 1, "
+                f"got {case_repeats}"
+            )
         fns = dict(suite.setup(case))
-        if suite.reference not in fns:
+        if suite.reference not in fns and suite.reference_required:
             raise ValueError(
                 f"suite {suite.name!r} case {case.name!r}: setup() must return the "
                 f"reference implementation {suite.reference!r}, got {sorted(fns)}"
@@ -360,22 +428,25 @@ def run_suite(
                 f"implementations {sorted(unknown)} not listed in Suite.implementations"
             )
         names = [name for name in suite.implementations if name in fns]
-        say(f"{suite.name}: {case.name}: warm-up, then {n_repeats} rounds of {len(names)}")
+        say(f"{suite.name}: {case.name}: warm-up, then {case_repeats} rounds of {len(names)}")
         gc.collect()
         for name in names:
-            fns[name]()
+            job = fns[name]
+            (job.prepare() if isinstance(job, OneShot) else job)()
         times: dict[str, list[float]] = {name: [] for name in names}
         order_log: list[list[str]] = []
         shuffler = random.Random(f"{suite.name}/{case.name}")  # scheduling only, not a secret
-        for _ in range(n_repeats):
+        for _ in range(case_repeats):
             order = list(names)
             shuffler.shuffle(order)
             order_log.append(order)
             for name in order:
-                times[name].append(_time_once(fns[name], timer))
+                times[name].append(_run_job(fns[name], timer))
         del fns
 
-        ref_median = summarize(times[suite.reference])["median_s"]
+        ref_median = (
+            summarize(times[suite.reference])["median_s"] if suite.reference in times else 0.0
+        )
         results: list[dict[str, Any]] = []
         for name in names:
             stats = summarize(times[name])
@@ -393,8 +464,10 @@ def run_suite(
                 "case": case.name,
                 "params": dict(case.params),
                 "work": case.work,
+                "repeats": case_repeats,
                 "order": order_log,
                 "results": results,
+                "info": dict(suite.case_info(case)),
             }
         )
 

@@ -23,6 +23,7 @@ from typing import Any
 __all__ = [
     "format_seconds",
     "format_throughput",
+    "render_case_info",
     "render_markdown",
     "render_table",
     "write_json",
@@ -126,10 +127,55 @@ def _machine_line(result: Mapping[str, Any]) -> str:
         f"privkit ISA {m.get('privkit_isa', '?')}",
     ]
     mode = "quick" if result.get("quick") else "full"
-    return (
-        f"{'; '.join(parts)}. {mode} run, {cfg.get('repeats', '?')} interleaved rounds "
-        f"after 1 warm-up, {result.get('timestamp', '?')}."
-    )
+    default = cfg.get("repeats", "?")
+    own = [
+        f"{c['case']}: {c['repeats']}"
+        for c in result.get("cases", [])
+        if c.get("repeats", default) != default
+    ]
+    rounds = f"{default} interleaved rounds" + (f" ({'; '.join(own)})" if own else "")
+    stamp = result.get("timestamp", "?")
+    return f"{'; '.join(parts)}. {mode} run, {rounds} after 1 warm-up, {stamp}."
+
+
+def _format_value(value: Any) -> str:
+    """Format one case-info value compactly (numbers with 3 significant digits)."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _flatten_info(info: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """``key = value`` items of a (nested) case-info mapping, nested keys joined by dots."""
+    items: list[str] = []
+    for key, value in info.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            items += _flatten_info(value, f"{name}.")
+        else:
+            items.append(f"{name} = {_format_value(value)}")
+    return items
+
+
+def render_case_info(result: Mapping[str, Any]) -> str:
+    """Render the facts measured per case (``info``), one bullet per case that has any.
+
+    Args:
+        result: a suite result.
+
+    Returns:
+        The bullets, or ``""`` when no case has info.
+    """
+    lines = [
+        f"- {case['case']}: {'; '.join(_flatten_info(case['info']))}"
+        for case in result.get("cases", [])
+        if case.get("info")
+    ]
+    return "\n".join(lines)
 
 
 def render_markdown(result: Mapping[str, Any]) -> str:
@@ -154,6 +200,9 @@ def render_markdown(result: Mapping[str, Any]) -> str:
         f"ratio = implementation median / {reference} median (> 1: {reference} is faster). "
         "Raw times, min and IQR are in the JSON.",
     ]
+    details = render_case_info(result)
+    if details:
+        out += ["", "Measured per case (see the JSON):", "", details]
     if result.get("targets"):
         out += ["", "Targets:", ""]
         for t in result["targets"]:

@@ -26,6 +26,7 @@ SuiteEntry = str | Suite
 #: Suite name -> module (run order of ``python -m benchmarks`` without names).
 SUITES: dict[str, SuiteEntry] = {
     "mask": "benchmarks.suites.mask",
+    "secagg": "benchmarks.suites.secagg",
 }
 
 

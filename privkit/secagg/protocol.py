@@ -710,6 +710,7 @@ class SecAggClientSession(BaseClientSession):
         self._held: dict[ClientId, tuple[shamir.Share, shamir.Share]] = {}
         self._b: bytes = b""
         self._in_key: dict[ClientId, bytes] = {}
+        self._my_index: dict[ClientId, int] = {}
         self._seed: dict[ClientId, bytes] = {}
 
     def __repr__(self) -> str:
@@ -831,7 +832,7 @@ class SecAggClientSession(BaseClientSession):
         for sender, ct in zip(senders, cts, strict=True):
             plain = keys.decrypt_shares(self._in_key[sender], session, sender, self.client_id, ct)
             # Authenticated by the AEAD; still checked, as a sender may be faulty.
-            index = _canonical(self._nbrs[sender] | {sender}).index(self.client_id) + 1
+            index = self._my_index[sender]
             try:
                 bundle = wire.decode_value(plain)
                 if not isinstance(bundle, dict) or set(bundle) != {"s", "b"}:
@@ -923,6 +924,12 @@ class SecAggClientSession(BaseClientSession):
         assert self._s is not None
         me = self.client_id
         holders = _canonical(self._nbrs[me] | {me})
+        # My share index among each neighbour's holders (canonical order, from 1).
+        rank = {cid: i for i, cid in enumerate(self._u1)}
+        mine = rank[me]
+        self._my_index = {
+            u: 1 + sum(1 for x in self._nbrs[u] | {u} if rank[x] < mine) for u in self._nbrs[me]
+        }
         self._b = keys.new_seed()
         s_shares, b_shares = shamir.split_many(
             [self._s.private_bytes(), self._b], threshold=self._t, n=len(holders)
