@@ -86,6 +86,14 @@ class MessageType(IntEnum):
     """SecAgg last exchange, server to client: who survived and who dropped."""
     SECAGG_UNMASK = 0x0219
     """SecAgg last exchange, client to server: self-mask or key shares, never both."""
+    HE_REQUEST = 0x0301
+    """HE exchange 0, server to client: asks for the encrypted update."""
+    HE_CIPHERTEXTS = 0x0302
+    """HE exchange 0, client to server: the update's ciphertext chunks."""
+    HE_DECRYPT_REQUEST = 0x0303
+    """HE exchange 1, server to a key holder: the encrypted sum to decrypt."""
+    HE_DECRYPTED = 0x0304
+    """HE exchange 1, key holder to server: the decrypted sum."""
     TEST = 0x7F00
     """For tests and examples."""
 
