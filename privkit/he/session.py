@@ -45,6 +45,7 @@ from privkit.aggregation.session import (
     Finish,
     Payload,
 )
+from privkit.aggregation.weights import Weighting
 from privkit.encoding import flatten
 from privkit.errors import DecodeError, ParameterError, ProtocolError
 from privkit.wire import MessageType, Value
@@ -96,19 +97,11 @@ class HEScheme(Scheme):
         mean: bool = False,
         decryptors: int | None = 3,
     ) -> None:
-        if weighted and mean:
-            raise ParameterError(
-                "weighted=True already returns the (weighted) mean; drop mean=True"
-            )
-        if not isinstance(max_weight, int | float) or not 0 < max_weight < float("inf"):
-            raise ParameterError(f"max_weight must be a positive finite number, got {max_weight!r}")
+        self._weights = Weighting(weighted=weighted, max_weight=max_weight, mean=mean)
         if decryptors is not None and (
             isinstance(decryptors, bool) or not isinstance(decryptors, int) or decryptors < 1
         ):
             raise ParameterError(f"decryptors must be None or an int >= 1, got {decryptors!r}")
-        self._weighted = bool(weighted)
-        self._max_weight = float(max_weight)
-        self._mean = bool(mean)
         self._decryptors = decryptors
 
     # ------------------------------------------------------------------ to implement
@@ -158,11 +151,11 @@ class HEScheme(Scheme):
     @property
     def weighted(self) -> bool:
         """Whether the result is the weighted mean."""
-        return self._weighted
+        return self._weights.weighted
 
     @property
     def mean(self) -> bool:
-        return self._mean or self._weighted
+        return self._weights.mean or self._weights.weighted
 
     def min_survivors(self, n_clients: int) -> int:
         # Guaranteed completion: at least one of the d chosen decryptors must stay.
@@ -174,9 +167,9 @@ class HEScheme(Scheme):
 
     def _round_params(self) -> dict[str, Value]:
         return {
-            "weighted": self._weighted,
-            "max_weight": self._max_weight,
-            "mean": self._mean,
+            "weighted": self._weights.weighted,
+            "max_weight": self._weights.max_weight,
+            "mean": self._weights.mean,
             "decryptors": self._decryptors,
         }
 
@@ -193,29 +186,13 @@ class HEScheme(Scheme):
         """
         cid = check_client_id(client_id)
         vector, _ = flatten(update)
-        if self._weighted:
-            w = 1.0 if weight is None else weight
-            if (
-                isinstance(w, bool)
-                or not isinstance(w, int | float)
-                or not 0.0 <= w <= self._max_weight
-            ):
-                raise ParameterError(
-                    f"weight must be a number in [0, {self._max_weight}], got {w!r}"
-                )
-        elif weight is not None:
-            raise ParameterError("weight= is only accepted by schemes built with weighted=True")
-        else:
-            w = 1.0
-        return HEClientSession(self, cid, vector, float(w))
+        return HEClientSession(self, cid, vector, self._weights.client_weight(weight))
 
     def _ring_length(self, length: int) -> int:
-        return length + 1 if self._weighted else length
+        return self._weights.length(length)
 
     def _prepare(self, vector: npt.NDArray[np.float64], weight: float) -> npt.NDArray[np.float64]:
-        if self._weighted:
-            return np.append(vector * weight, weight)
-        return vector
+        return self._weights.prepare(vector, weight)
 
 
 class HEServerSession(BaseServerSession):
@@ -228,7 +205,7 @@ class HEServerSession(BaseServerSession):
             client_ids=ids,
             length=length,
             min_survivors=1,
-            mean=scheme._mean,
+            mean=scheme._weights.mean,
         )
         self._scheme = scheme
         self._total: object | None = None
@@ -288,15 +265,7 @@ class HEServerSession(BaseServerSession):
         for other in sums[1:]:
             if not np.allclose(other, ref, rtol=0.0, atol=2 * tol + 1e-300):
                 raise ProtocolError("the decrypting clients disagree about the sum")
-        if self._scheme.weighted:
-            weight = float(ref[-1])
-            if weight <= 0.0:
-                raise ProtocolError(
-                    "the contributing clients' weights sum to zero: no weighted mean"
-                )
-            result = np.asarray(ref[:-1] / weight, dtype=np.float64)
-        else:
-            result = np.asarray(ref, dtype=np.float64)
+        result = self._scheme._weights.finish(ref)
         return Finish(total=result, survivors=self._contributors)
 
 

@@ -55,6 +55,7 @@ from privkit.aggregation.session import (
     Finish,
     Payload,
 )
+from privkit.aggregation.weights import Weighting
 from privkit.encoding import FixedPoint, flatten
 from privkit.errors import DecodeError, ParameterError, ProtocolError, VerificationError
 from privkit.identity import NodeIdentity, Roster
@@ -180,12 +181,7 @@ class SecAgg(Scheme):
             raise ParameterError(f"neighbours must be None or an int >= 2, got {neighbours!r}")
         if isinstance(max_clients, bool) or not isinstance(max_clients, int) or max_clients < 2:
             raise ParameterError(f"max_clients must be an int >= 2, got {max_clients!r}")
-        if not isinstance(max_weight, int | float) or not 0 < max_weight < float("inf"):
-            raise ParameterError(f"max_weight must be a positive finite number, got {max_weight!r}")
-        if weighted and mean:
-            raise ParameterError(
-                "weighted=True already returns the (weighted) mean; drop mean=True"
-            )
+        weights = Weighting(weighted=weighted, max_weight=max_weight, mean=mean)
         if roster is not None and not isinstance(roster, Roster):
             raise ParameterError(
                 f"roster must be a privkit.identity.Roster, got {type(roster).__name__}"
@@ -217,9 +213,7 @@ class SecAgg(Scheme):
         # Unweighted, the codec clips; weighted, updates are clipped to `clip` first.
         self._clip = float(clip) if weighted else float(encoding.clip)
         self._max_clients = max_clients
-        self._weighted = bool(weighted)
-        self._max_weight = float(max_weight)
-        self._mean = bool(mean)
+        self._weights = weights
         self._roster = roster
 
     # ------------------------------------------------------------------ parameters
@@ -237,11 +231,11 @@ class SecAgg(Scheme):
     @property
     def weighted(self) -> bool:
         """Whether the result is the weighted mean."""
-        return self._weighted
+        return self._weights.weighted
 
     @property
     def mean(self) -> bool:
-        return self._mean or self._weighted
+        return self._weights.mean or self._weights.weighted
 
     @property
     def input_bound(self) -> float | None:
@@ -253,9 +247,9 @@ class SecAgg(Scheme):
             "neighbours": self._neighbours,
             "encoding": dict(self._codec.params()),
             "max_clients": self._max_clients,
-            "weighted": self._weighted,
-            "max_weight": self._max_weight,
-            "mean": self._mean,
+            "weighted": self._weights.weighted,
+            "max_weight": self._weights.max_weight,
+            "mean": self._weights.mean,
             "roster": None if self._roster is None else self._roster.fingerprint,
         }
 
@@ -281,10 +275,10 @@ class SecAgg(Scheme):
 
     def tolerance(self, *, n_summands: int, bound: float) -> float:
         err = self._codec.max_error(max(1, min(n_summands, self._codec.max_summands)))
-        if self._weighted:
+        if self._weights.weighted:
             # unit weights: numerator and denominator each off by at most err
             return 2.0 * (1.0 + bound) * err / max(1, n_summands) * 1.0001
-        return err / n_summands if self._mean else err
+        return err / n_summands if self._weights.mean else err
 
     def server(self, *, client_ids: Iterable[ClientId], length: int) -> SecAggServerSession:
         ids = check_client_ids(client_ids)
@@ -319,20 +313,7 @@ class SecAgg(Scheme):
         """
         cid = check_client_id(client_id)
         vector, _ = flatten(update)
-        if self._weighted:
-            w = 1.0 if weight is None else weight
-            if (
-                isinstance(w, bool)
-                or not isinstance(w, int | float)
-                or not 0.0 <= w <= self._max_weight
-            ):
-                raise ParameterError(
-                    f"weight must be a number in [0, {self._max_weight}], got {w!r}"
-                )
-        elif weight is not None:
-            raise ParameterError("weight= is only accepted by SecAgg(weighted=True)")
-        else:
-            w = 1.0
+        w = self._weights.client_weight(weight)
         if self._roster is not None:
             if not isinstance(identity, NodeIdentity):
                 raise ParameterError("this scheme has a roster: pass the client's identity=")
@@ -347,13 +328,13 @@ class SecAgg(Scheme):
     # ------------------------------------------------------------------ ring helpers
 
     def _encode(self, vector: npt.NDArray[np.float64], weight: float) -> npt.NDArray[Any]:
-        if self._weighted:
-            clipped = np.clip(vector, -self._clip, self._clip) * weight
-            return self._codec.encode(np.append(clipped, weight))
-        return self._codec.encode(vector)
+        if self._weights.weighted:
+            # weighted: clip first, so the codec's range covers w * x and w
+            vector = np.clip(vector, -self._clip, self._clip)
+        return self._codec.encode(self._weights.prepare(vector, weight))
 
     def _ring_length(self, length: int) -> int:
-        return length + 1 if self._weighted else length
+        return self._weights.length(length)
 
 
 class SecAggServerSession(BaseServerSession):
@@ -369,7 +350,7 @@ class SecAggServerSession(BaseServerSession):
             client_ids=ids,
             length=length,
             min_survivors=threshold,
-            mean=scheme._mean,
+            mean=scheme._weights.mean,
             max_reply_size=ring_bytes + 1024 * len(ids) + (1 << 20),
         )
         self._scheme = scheme
@@ -672,13 +653,7 @@ class SecAggServerSession(BaseServerSession):
         prg.mask_add(total, seeds, signs)
         codec = self._scheme.encoding
         decoded = codec.decode(total, n_summands=len(self._u3))
-        if self._scheme.weighted:
-            weight = float(decoded[-1])
-            if weight <= 0.0:
-                raise ProtocolError("the surviving clients' weights sum to zero: no weighted mean")
-            result = np.asarray(decoded[:-1] / weight, dtype=np.float64)
-        else:
-            result = np.asarray(decoded, dtype=np.float64)
+        result = self._scheme._weights.finish(decoded)
         return Finish(total=result, survivors=self._u3)
 
 
