@@ -7,6 +7,7 @@ which to use when.
 
 from __future__ import annotations
 
+from privkit.he.paillier import Paillier
 from privkit.he.session import HEClientSession, HEScheme, HEServerSession
 
-__all__ = ["HEClientSession", "HEScheme", "HEServerSession"]
+__all__ = ["HEClientSession", "HEScheme", "HEServerSession", "Paillier"]
