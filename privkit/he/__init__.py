@@ -9,5 +9,6 @@ from __future__ import annotations
 
 from privkit.he.paillier import Paillier
 from privkit.he.session import HEClientSession, HEScheme, HEServerSession
+from privkit.he.tenseal_schemes import BFV, CKKS
 
-__all__ = ["HEClientSession", "HEScheme", "HEServerSession", "Paillier"]
+__all__ = ["BFV", "CKKS", "HEClientSession", "HEScheme", "HEServerSession", "Paillier"]
