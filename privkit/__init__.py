@@ -9,6 +9,7 @@ Subpackages (import what you use; heavy optional backends load lazily):
 - :mod:`privkit.identity`: Ed25519 node identities and rosters of admitted nodes.
 - :mod:`privkit.aggregation`: the uniform, transport-free session API and ``run_local``.
 - :mod:`privkit.secagg`: SecAgg and SecAgg+ secure aggregation with dropout recovery.
+- :mod:`privkit.he`: CKKS, BFV and packed Paillier aggregation under encryption.
 - :mod:`privkit.testing`: hypothesis strategies and the ``check_scheme`` conformance harness.
 - :mod:`privkit.errors`: the exception hierarchy.
 """
@@ -33,7 +34,18 @@ __version__ = "0.1.0.dev0"
 # Subpackages load on first attribute access (``privkit.prg``), so ``import privkit``
 # stays light and never imports optional backends.
 _SUBMODULES = frozenset(
-    {"aggregation", "encoding", "errors", "identity", "prg", "secagg", "sharing", "testing", "wire"}
+    {
+        "aggregation",
+        "encoding",
+        "errors",
+        "he",
+        "identity",
+        "prg",
+        "secagg",
+        "sharing",
+        "testing",
+        "wire",
+    }
 )
 
 
