@@ -27,6 +27,7 @@ SuiteEntry = str | Suite
 SUITES: dict[str, SuiteEntry] = {
     "mask": "benchmarks.suites.mask",
     "secagg": "benchmarks.suites.secagg",
+    "he": "benchmarks.suites.he",
 }
 
 
