@@ -23,11 +23,13 @@ import ctypes
 import ctypes.util
 import gc
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["measure_peak", "probe_first_call"]
+from benchmarks.core import Job, OneShot
+
+__all__ = ["measure_peak", "probe_first_call", "probe_job", "probe_jobs"]
 
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
@@ -137,3 +139,58 @@ def probe_first_call(
         return result
 
     return run
+
+
+def probe_job(job: Job, record: Callable[[object, dict[str, Any]], None]) -> Job:
+    """Measure the first call of ``job`` (the runner's warm-up) with :func:`probe_first_call`.
+
+    A :class:`~benchmarks.core.OneShot` job is probed on the callable its first
+    ``prepare()`` returns; later calls run unprobed, so timing is unaffected.
+    """
+    if not isinstance(job, OneShot):
+        return probe_first_call(job, record)
+    prepare = job.prepare
+    first = True
+
+    def prepare_probed() -> Callable[[], object]:
+        nonlocal first
+        fn = prepare()
+        if first:
+            first = False
+            return probe_first_call(fn, record)
+        return fn
+
+    return OneShot(prepare_probed)
+
+
+def probe_jobs(
+    jobs: Mapping[str, Job],
+    info: dict[str, Any],
+    inspect: Mapping[str, Callable[[object], None]],
+) -> dict[str, Job]:
+    """Probe every job's warm-up: peak memory into ``info``, the result to ``inspect``.
+
+    Args:
+        jobs: implementation name -> job.
+        info: the case's info; ``info["peak_memory_bytes"][name]`` and
+            ``info["memory_method"]`` are filled in.
+        inspect: optional per-implementation callbacks that look at the warm-up's
+            result (upload sizes, errors), by name.
+
+    Returns:
+        The wrapped jobs, by name.
+    """
+    peaks = info.setdefault("peak_memory_bytes", {})
+
+    def recorder(name: str) -> Callable[[object, dict[str, Any]], None]:
+        look = inspect.get(name)
+
+        def record(result: object, memory: dict[str, Any]) -> None:
+            peaks[name] = memory["peak_bytes"]
+            info["memory_method"] = memory["method"]
+            if look is not None:
+                look(result)
+
+        return record
+
+    return {name: probe_job(job, recorder(name)) for name, job in jobs.items()}

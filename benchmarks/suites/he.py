@@ -37,12 +37,11 @@ import numpy as np
 import numpy.typing as npt
 
 from benchmarks.core import Case, Check, Job, OneShot, Suite, SuiteUnavailableError, Target
-from benchmarks.suites._memory import probe_first_call
+from benchmarks.suites._memory import probe_jobs
 
 __all__ = ["SUITE", "HESuite"]
 
 F64 = npt.NDArray[np.float64]
-Record = Callable[[object, dict[str, Any]], None]
 Inspect = Callable[[object], None]
 
 CLIENTS_FULL = 10
@@ -99,24 +98,6 @@ def _updates(ids: Sequence[int], n: int, seed: int) -> dict[int, F64]:
     """Test updates in [-1, 1) (not secrets; numpy's generator is fine)."""
     rng = np.random.default_rng(seed)
     return {cid: rng.uniform(-1.0, 1.0, size=n) for cid in ids}
-
-
-def _probed(job: Job, record: Record) -> Job:
-    """Measure the first call of ``job`` (the runner's warm-up) for peak memory."""
-    if not isinstance(job, OneShot):
-        return probe_first_call(job, record)
-    prepare = job.prepare
-    first = True
-
-    def prepare_probed() -> Callable[[], object]:
-        nonlocal first
-        fn = prepare()
-        if first:
-            first = False
-            return probe_first_call(fn, record)
-        return fn
-
-    return OneShot(prepare_probed)
 
 
 def _self_timed(fn: Callable[[], object], sink: list[float]) -> Callable[[], object]:
@@ -407,22 +388,7 @@ class HESuite(Suite):
                     f"{phe_keys.n_length}-bit Paillier moduli (quick mode only; full runs use "
                     f"{PAILLIER_BITS[False]})"
                 )
-        return {
-            name: _probed(job, self._recorder(info, name, inspect.get(name)))
-            for name, job in jobs.items()
-        }
-
-    @staticmethod
-    def _recorder(info: dict[str, Any], name: str, inspect: Inspect | None) -> Record:
-        """Store a warm-up's peak memory under ``info`` and inspect its result."""
-
-        def record(result: object, memory: dict[str, Any]) -> None:
-            info["peak_memory_bytes"][name] = memory["peak_bytes"]
-            info["memory_method"] = memory["method"]
-            if inspect is not None:
-                inspect(result)
-
-        return record
+        return probe_jobs(jobs, info, inspect)
 
     # ------------------------------------------------------------------ checks
 

@@ -44,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from benchmarks.core import Case, Check, Job, OneShot, Suite, SuiteUnavailableError, Target
-from benchmarks.suites._memory import probe_first_call
+from benchmarks.suites._memory import probe_jobs
 
 __all__ = ["SUITE", "SecAggSuite"]
 
@@ -63,7 +63,6 @@ SHAMIR_PARTIES_QUICK = 10
 SECRET_BYTES = 32
 
 F32 = npt.NDArray[np.float32]
-Record = Callable[[object, dict[str, Any]], None]
 #: Looks at a job's warm-up result (upload size, error of the aggregate).
 Inspect = Callable[[object], None]
 
@@ -82,24 +81,6 @@ def _updates(ids: Sequence[int], n: int, seed: int) -> dict[int, F32]:
     """Test updates in [-1, 1) (not secrets; numpy's generator is fine)."""
     rng = np.random.default_rng(seed)
     return {cid: rng.uniform(-1.0, 1.0, size=n).astype(np.float32) for cid in ids}
-
-
-def _probed(job: Job, record: Record) -> Job:
-    """Measure the first call of ``job`` (the warm-up) with :func:`probe_first_call`."""
-    if not isinstance(job, OneShot):
-        return probe_first_call(job, record)
-    prepare = job.prepare
-    first = True
-
-    def prepare_probed() -> Callable[[], object]:
-        nonlocal first
-        fn = prepare()
-        if first:
-            first = False
-            return probe_first_call(fn, record)
-        return fn
-
-    return OneShot(prepare_probed)
 
 
 # ----------------------------------------------------------------- privkit driving
@@ -305,22 +286,7 @@ class SecAggSuite(Suite):
             jobs = self._setup_server(case, info, inspect)
         else:
             jobs = self._setup_shamir(case, info)
-        return {
-            name: _probed(job, self._recorder(info, name, inspect.get(name)))
-            for name, job in jobs.items()
-        }
-
-    @staticmethod
-    def _recorder(info: dict[str, Any], name: str, inspect: Inspect | None) -> Record:
-        """Store a warm-up's peak memory under ``info`` and inspect its result."""
-
-        def record(result: object, memory: dict[str, Any]) -> None:
-            info["peak_memory_bytes"][name] = memory["peak_bytes"]
-            info["memory_method"] = memory["method"]
-            if inspect is not None:
-                inspect(result)
-
-        return record
+        return probe_jobs(jobs, info, inspect)
 
     # ---------------------------------------------------------- client masking
 
