@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import os
-import pathlib
-import sys
 
 from hypothesis import HealthCheck, settings
-
-# tests/reference/ is imported as `reference` by the differential tests.
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 settings.register_profile(
     "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]

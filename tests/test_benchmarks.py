@@ -19,14 +19,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pytest
+from benchmark_schema import ROW_KEYS
+
+from benchmarks import cli, core, machine, report
+from benchmarks.core import Case, Check, Suite, SuiteUnavailableError, Target
+from benchmarks.suites import SUITES, load_suite
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # benchmarks/ is a development package, not installed
-    sys.path.insert(0, str(REPO))
-
-from benchmarks import cli, core, machine, report  # noqa: E402
-from benchmarks.core import Case, Check, Suite, SuiteUnavailableError, Target  # noqa: E402
-from benchmarks.suites import SUITES, load_suite  # noqa: E402
 
 RESULT_KEYS = {
     "schema",
@@ -53,19 +52,6 @@ MACHINE_KEYS = {
     "numpy",
     "cryptography",
     "privkit_isa",
-}
-RESULT_ROW_KEYS = {
-    "implementation",
-    "times_s",
-    "median_s",
-    "min_s",
-    "max_s",
-    "mean_s",
-    "q1_s",
-    "q3_s",
-    "iqr_s",
-    "throughput_per_s",
-    "ratio",
 }
 
 
@@ -183,7 +169,7 @@ def test_run_suite_medians_ratios_and_throughput(fake: FakeSuite) -> None:
     pk = _row(result, "n=10", "privkit")
     a = _row(result, "n=10", "anchor-a")
     b = _row(result, "n=10", "anchor-b")
-    assert set(pk) == RESULT_ROW_KEYS
+    assert set(pk) == ROW_KEYS
     # the warm-up (100 s) is not among the recorded times
     assert pk["times_s"] == [1.0] * 5
     assert a["times_s"] == [3.0, 1.0, 2.0, 5.0, 4.0]
@@ -525,7 +511,7 @@ def test_mask_quick_smoke(tmp_path: Path) -> None:
         names = [r["implementation"] for r in case["results"]]
         assert [name for name in names if name != "privkit-1thread"] == impls
         for r in case["results"]:
-            assert set(r) == RESULT_ROW_KEYS
+            assert set(r) == ROW_KEYS
             assert len(r["times_s"]) == data["config"]["repeats"]
             assert all(t > 0 for t in r["times_s"])
             assert r["ratio"] > 0

@@ -18,28 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from benchmark_schema import ROW_KEYS
+
+from benchmarks.suites import load_suite
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # benchmarks/ is a development package, not installed
-    sys.path.insert(0, str(REPO))
-
-from benchmarks.suites import load_suite  # noqa: E402
 
 QUICK_CASES = {"paillier 3x2k": "paillier", "ckks 3x2k": "ckks", "bfv 3x2k": "bfv"}
 SCHEME_CLASS = {"paillier": "Paillier", "ckks": "CKKS", "bfv": "BFV"}
-ROW_KEYS = {
-    "implementation",
-    "times_s",
-    "median_s",
-    "min_s",
-    "max_s",
-    "mean_s",
-    "q1_s",
-    "q3_s",
-    "iqr_s",
-    "throughput_per_s",
-    "ratio",
-}
 
 
 def _has_scheme(name: str) -> bool:

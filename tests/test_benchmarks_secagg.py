@@ -19,14 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from benchmark_schema import ROW_KEYS
+
+from benchmarks.core import Case, Job, OneShot, Suite, run_suite
+from benchmarks.report import render_markdown
+from benchmarks.suites import load_suite
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # benchmarks/ is a development package, not installed
-    sys.path.insert(0, str(REPO))
-
-from benchmarks.core import Case, Job, OneShot, Suite, run_suite  # noqa: E402
-from benchmarks.report import render_markdown  # noqa: E402
-from benchmarks.suites import load_suite  # noqa: E402
 
 QUICK_CASES = [
     "client k=4",
@@ -35,19 +34,6 @@ QUICK_CASES = [
     "shamir split n=10",
     "shamir combine n=10",
 ]
-ROW_KEYS = {
-    "implementation",
-    "times_s",
-    "median_s",
-    "min_s",
-    "max_s",
-    "mean_s",
-    "q1_s",
-    "q3_s",
-    "iqr_s",
-    "throughput_per_s",
-    "ratio",
-}
 FLOWER_CHECKS = {
     "flower_mask_glue_equals_mod",
     "flower_round_end_to_end",
