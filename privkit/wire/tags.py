@@ -94,6 +94,9 @@ class MessageType(IntEnum):
     """HE exchange 1, server to a key holder: the encrypted sum to decrypt."""
     HE_DECRYPTED = 0x0304
     """HE exchange 1, key holder to server: the decrypted sum."""
+    DP_ROUND = 0x0601
+    """ClientDP exchange 0, server to client: the round's DP parameters around the inner
+    scheme's first request."""
     TEST = 0x7F00
     """For tests and examples."""
 
