@@ -28,6 +28,7 @@ SUITES: dict[str, SuiteEntry] = {
     "mask": "benchmarks.suites.mask",
     "secagg": "benchmarks.suites.secagg",
     "he": "benchmarks.suites.he",
+    "dp": "benchmarks.suites.dp",
 }
 
 
