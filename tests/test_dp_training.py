@@ -112,7 +112,7 @@ def test_digits_reaches_accuracy_at_epsilon_3_and_matches_opacus() -> None:
         target_delta=1e-5,
         epochs=epochs,
     )
-    assert pt.privacy.mode == "ghost"
+    assert pt.privacy.mode == "single-pass"
     for _ in range(epochs):
         train_epoch(pt)
     with torch.no_grad():
@@ -153,15 +153,19 @@ def test_epsilon_matches_opacus_accountant(method: str) -> None:
 
 
 def test_auto_mode_mlp_with_and_without_criterion() -> None:
-    assert select_mode(mlp(), criterion=nn.CrossEntropyLoss()).mode == "ghost"
+    assert select_mode(mlp(), criterion=nn.CrossEntropyLoss()).mode == "single-pass"
     choice = select_mode(mlp())
     assert choice.mode == "hooks"
     assert "criterion" in choice.reason
 
 
-def test_auto_mode_cnn_uses_ghost_conv_norms() -> None:
+@pytest.mark.parametrize("inplace", [False, True])
+def test_auto_mode_cnn_uses_ghost_conv_norms(inplace: bool) -> None:
     torch.manual_seed(0)
     model = cnn()
+    for i, layer in enumerate(model):
+        if isinstance(layer, nn.ReLU):
+            model[i] = nn.ReLU(inplace=inplace)
     data = DataLoader(
         TensorDataset(torch.randn(32, 1, 8, 8), torch.randint(0, 10, (32,))), batch_size=8
     )
@@ -171,10 +175,25 @@ def test_auto_mode_cnn_uses_ghost_conv_norms() -> None:
         data,
         criterion=nn.CrossEntropyLoss(),
         noise_multiplier=1.0,
+        fix_model=inplace,  # switches the in-place ReLU off
     )
-    assert pt.privacy.mode == "ghost"
+    assert pt.privacy.mode == "single-pass"
     train_epoch(pt)
     assert pt.privacy.steps == 4
+
+
+@pytest.mark.parametrize("mode", ["auto", "hooks", "ghost", "single-pass"])
+def test_inplace_activations_are_refused_up_front(mode: str) -> None:
+    model = nn.Sequential(nn.Linear(8, 6), nn.ReLU(inplace=True), nn.Linear(6, 3))
+    with pytest.raises(ParameterError, match=r"in-place.*ReLU.*fix_model=True"):
+        make_private(
+            model,
+            torch.optim.SGD(model.parameters(), lr=0.1),
+            loader(),
+            criterion=nn.CrossEntropyLoss(),
+            noise_multiplier=1.0,
+            clipping=mode,
+        )
 
 
 def test_auto_mode_falls_back_to_hooks_for_layers_without_norm_path() -> None:
@@ -184,7 +203,7 @@ def test_auto_mode_falls_back_to_hooks_for_layers_without_norm_path() -> None:
     assert "LayerNorm" in choice.reason
 
 
-@pytest.mark.parametrize("mode", ["hooks", "functorch", "ew", "ghost"])
+@pytest.mark.parametrize("mode", ["hooks", "functorch", "ew", "ghost", "single-pass"])
 def test_explicit_mode_is_honoured_and_trains(mode: str) -> None:
     torch.manual_seed(0)
     model = mlp(8, 6, 3)
@@ -337,7 +356,7 @@ def test_bad_objects() -> None:
         handle.remaining_steps()
 
 
-@pytest.mark.parametrize("mode", ["hooks", "ghost"])
+@pytest.mark.parametrize("mode", ["hooks", "ghost", "single-pass"])
 def test_empty_poisson_batches_are_steps_too(mode: str) -> None:
     """Rate 1/20: many logical batches are empty; each still releases noise and counts."""
     torch.manual_seed(0)
@@ -366,7 +385,16 @@ def test_empty_poisson_batches_are_steps_too(mode: str) -> None:
 # --------------------------------------------------------------------------- budget
 
 
-@pytest.mark.parametrize(("mode", "physical"), [("hooks", None), ("ghost", None), ("hooks", 5)])
+@pytest.mark.parametrize(
+    ("mode", "physical"),
+    [
+        ("hooks", None),
+        ("ghost", None),
+        ("single-pass", None),
+        ("hooks", 5),
+        ("single-pass", 5),
+    ],
+)
 def test_budget_refuses_exactly_the_step_that_would_exceed_it(
     mode: str, physical: int | None
 ) -> None:
@@ -518,7 +546,7 @@ def test_secure_mode_needs_torchcsprng() -> None:
 # --------------------------------------------------------------------------- physical batches
 
 
-@pytest.mark.parametrize("mode", ["hooks", "ghost"])
+@pytest.mark.parametrize("mode", ["hooks", "ghost", "single-pass"])
 def test_physical_batches_keep_logical_steps_and_epsilon(mode: str) -> None:
     results = []
     for physical in (None, 5):
@@ -575,7 +603,7 @@ def _reference_clipped_sum(model: nn.Module, x: Any, y: Any, bound: float) -> An
     n=st.integers(1, 6),
     scale=st.floats(1e-3, 1e3),
     bound=st.floats(0.01, 10.0),
-    mode=st.sampled_from(["hooks", "ghost"]),
+    mode=st.sampled_from(["hooks", "ghost", "single-pass"]),
     seed=st.integers(0, 2**16),
 )
 def test_clipping_never_exceeds_the_bound(
