@@ -10,6 +10,7 @@ Subpackages (import what you use; heavy optional backends load lazily):
 - :mod:`privkit.aggregation`: the uniform, transport-free session API and ``run_local``.
 - :mod:`privkit.secagg`: SecAgg and SecAgg+ secure aggregation with dropout recovery.
 - :mod:`privkit.he`: CKKS, BFV and packed Paillier aggregation under encryption.
+- :mod:`privkit.dp`: DP-SGD on Opacus, client-level DP for federated averaging, accounting.
 - :mod:`privkit.testing`: hypothesis strategies and the ``check_scheme`` conformance harness.
 - :mod:`privkit.errors`: the exception hierarchy.
 """
@@ -36,6 +37,7 @@ __version__ = "0.1.0.dev0"
 _SUBMODULES = frozenset(
     {
         "aggregation",
+        "dp",
         "encoding",
         "errors",
         "he",

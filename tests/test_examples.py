@@ -49,3 +49,11 @@ def test_he_example(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     for name in ("CKKS, symmetric", "CKKS, public key", "BFV", "Paillier"):
         assert name in out
+
+
+def test_dp_fedavg_example(capsys: pytest.CaptureFixture[str]) -> None:
+    example = load("dp_fedavg")
+    example.main()
+    out = capsys.readouterr().out
+    assert "DP-FedAvg OK" in out
+    assert "epsilon" in out

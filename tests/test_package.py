@@ -23,6 +23,7 @@ def test_subpackages_load_lazily_on_attribute_access() -> None:
         "identity",
         "secagg",
         "sharing",
+        "dp",
     ):
         assert getattr(privkit, name).__name__ == f"privkit.{name}"
         assert name in dir(privkit)
@@ -32,7 +33,8 @@ def test_subpackages_load_lazily_on_attribute_access() -> None:
 
 def test_import_privkit_does_not_import_optional_backends() -> None:
     code = (
-        "import sys, privkit, privkit.prg, privkit.wire, privkit.encoding, privkit.aggregation; "
+        "import sys, privkit, privkit.prg, privkit.wire, privkit.encoding, privkit.aggregation, "
+        "privkit.dp; "
         "heavy = {'torch', 'opacus', 'tenseal', 'flwr', 'hypothesis', 'matplotlib'}; "
         "print(sorted(heavy & set(sys.modules)))"
     )

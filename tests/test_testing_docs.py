@@ -1,4 +1,4 @@
-"""The Python examples in docs/aggregation.md and docs/testing.md run as written."""
+"""The Python examples in docs/ (aggregation, testing, DP pages) run as written."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import re
 import pytest
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
+#: Pages whose ``python`` blocks are complete programs (the torch ones need the extra).
+DOCUMENTED = ("aggregation.md", "testing.md", "dp-federated.md")
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
 def blocks() -> list[tuple[str, str]]:
     found = []
-    for name in ("aggregation.md", "testing.md"):
+    for name in DOCUMENTED:
         text = (DOCS / name).read_text(encoding="utf-8")
         for i, match in enumerate(BLOCK.finditer(text)):
             found.append((f"{name}#{i}", match.group(1)))
@@ -27,4 +29,14 @@ def test_doc_example_runs(where: str, code: str) -> None:
 
 def test_docs_have_examples() -> None:
     names = {w.split("#")[0] for w, _ in blocks()}
-    assert names == {"aggregation.md", "testing.md"}
+    assert names == set(DOCUMENTED)
+
+
+def test_dp_accounting_worked_example_is_a_passing_doctest() -> None:
+    import doctest
+
+    result = doctest.testfile(
+        str(DOCS / "dp-accounting.md"), module_relative=False, optionflags=doctest.ELLIPSIS
+    )
+    assert result.attempted >= 3
+    assert result.failed == 0
