@@ -45,6 +45,7 @@ targets and checks.
 from __future__ import annotations
 
 import importlib
+import os
 import statistics
 import time
 import warnings
@@ -73,6 +74,10 @@ CLIP = 1.0
 #: torch intra-op threads during the suite (see :meth:`DPSuite.prepare`).
 THREADS = 1
 SEED = 1234
+#: Environment variable naming the torch device of the training steps (default "cpu").
+#: ``PRIVKIT_BENCH_DEVICE=cuda python -m benchmarks dp`` times the steps on a GPU
+#: (each step ends with ``torch.cuda.synchronize()``; peak GPU memory is recorded too).
+DEVICE_ENV = "PRIVKIT_BENCH_DEVICE"
 
 
 def _case(model: str, mode: str) -> str:
@@ -130,6 +135,7 @@ class DPSuite(Suite):
         self._make_private: Any = None
         self._quick = False
         self._info: dict[str, dict[str, Any]] = {}
+        self._device: Any = None
 
     # ------------------------------------------------------------------ set-up
 
@@ -149,6 +155,13 @@ class DPSuite(Suite):
                 "install them: pip install 'privkit[torch]'"
             ) from exc
         self._make_private = training.make_private
+        name = os.environ.get(DEVICE_ENV, "cpu")
+        try:
+            self._device = self._torch.device(name)
+        except RuntimeError as exc:
+            raise SuiteUnavailableError(f"{DEVICE_ENV}={name!r} is not a torch device") from exc
+        if self._device.type == "cuda" and not self._torch.cuda.is_available():
+            raise SuiteUnavailableError(f"{DEVICE_ENV}={name!r} but torch sees no CUDA device")
         # one intra-op thread for every implementation: the machine's cores are shared,
         # and torch's OpenMP threads spin-wait when oversubscribed, which made medians
         # swing 100x between rounds; one thread keeps the comparison like for like
@@ -179,6 +192,9 @@ class DPSuite(Suite):
         return out
 
     def _model(self, kind: str) -> Any:
+        return self._build(kind).to(self._device)
+
+    def _build(self, kind: str) -> Any:
         nn = self._torch.nn
         self._torch.manual_seed(SEED)
         if kind == "mlp":
@@ -213,7 +229,7 @@ class DPSuite(Suite):
         loader = torch.utils.data.DataLoader(
             torch.utils.data.TensorDataset(xs, ys), batch_size=batch
         )
-        return xs[:batch], ys[:batch], loader
+        return xs[:batch].to(self._device), ys[:batch].to(self._device), loader
 
     def _privkit(self, kind: str, mode: str, loader: Any) -> Any:
         """``make_private`` of a fresh model of ``kind`` (a PrivateTraining)."""
@@ -252,14 +268,16 @@ class DPSuite(Suite):
             self._torch.nn.CrossEntropyLoss(),
         )
 
-    @staticmethod
-    def _step(parts: tuple[Any, Any, Any], x: Any, y: Any) -> Callable[[], object]:
+    def _step(self, parts: tuple[Any, Any, Any], x: Any, y: Any) -> Callable[[], object]:
         model, optimizer, criterion = parts
+        sync = self._torch.cuda.synchronize if self._device.type == "cuda" else None
 
         def step() -> object:
             optimizer.zero_grad()
             criterion(model(x), y).backward()
             optimizer.step()
+            if sync is not None:
+                sync()  # a GPU step is done when its kernels are
             return None
 
         return step
@@ -281,7 +299,7 @@ class DPSuite(Suite):
             case.params["batch"],
         )
         x, y, loader = self._data(int(batch))
-        jobs: dict[str, Job] = {}
+        jobs: dict[str, Callable[[], object]] = {}
         info: dict[str, Any] = {"peak_memory_bytes": {}}
         if mode == "auto":
             pt = self._privkit(kind, "auto", loader)
@@ -296,7 +314,31 @@ class DPSuite(Suite):
             jobs["opacus"] = self._step(self._opacus_raw(kind, mode, loader), x, y)
         jobs["torch"] = self._step(self._torch_plain(kind), x, y)
         self._info[case.name] = info
+        if self._device.type == "cuda":
+            jobs = self._cuda_memory(jobs, info)
         return probe_jobs(jobs, info, {})
+
+    def _cuda_memory(
+        self, jobs: Mapping[str, Callable[[], object]], info: dict[str, Any]
+    ) -> dict[str, Callable[[], object]]:
+        """Record each job's peak GPU memory over its first (warm-up) call."""
+        cuda = self._torch.cuda
+        peaks = info.setdefault("peak_cuda_bytes", {})
+
+        def wrap(name: str, job: Callable[[], object]) -> Callable[[], object]:
+            def run() -> object:
+                if name in peaks:
+                    return job()
+                cuda.synchronize()
+                base = cuda.memory_allocated()
+                cuda.reset_peak_memory_stats()
+                out = job()
+                peaks[name] = cuda.max_memory_allocated() - base
+                return out
+
+            return run
+
+        return {name: wrap(name, job) for name, job in jobs.items()}
 
     def case_info(self, case: Case) -> Mapping[str, Any]:
         """Peak memory per implementation and, in ``auto`` cases, the chosen mode."""
@@ -421,6 +463,7 @@ class DPSuite(Suite):
             "torch": getattr(torch, "__version__", None),
             "opacus": getattr(self._opacus, "__version__", None),
             "torch_threads": THREADS,
+            "device": str(self._device),
             "batch": BATCH[self._quick],
             "sample_rate": SAMPLE_RATE,
             "noise_multiplier": NOISE,
