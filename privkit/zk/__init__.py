@@ -1,0 +1,1 @@
+"""privkit.zk: zero-knowledge commitment helpers (placeholder created by helper G)."""
