@@ -23,9 +23,12 @@ from torch.func import functional_call, grad, vmap  # noqa: E402
 
 from privkit.dp import ghost  # noqa: E402
 from privkit.dp._conv_norms import (  # noqa: E402
+    conv_ghost_sq_norms,
     conv_norm_sample,
+    conv_per_sample_weight_grads,
     conv_weight_norm_terms,
     conv_weight_sq_norms,
+    patch_rows,
     unfold_input,
     use_ghost_identity,
 )
@@ -109,6 +112,79 @@ def test_conv_norms_match_per_sample_reference(case: Any, method: str | None) ->
         unfold_input(layer, x), g.reshape(g.shape[0], g.shape[1], -1), layer.groups, method
     )
     torch.testing.assert_close(sq.sqrt(), ref["weight"], rtol=RTOL, atol=1e-12)
+
+
+def _reference_weight_grads(layer: nn.Module, x: Any, g: Any) -> Any:
+    """Per-sample gradients of the weight of <layer(x_i), g_i> (torch.func)."""
+    params = {k: v.detach() for k, v in layer.named_parameters()}
+
+    def inner(p: dict[str, Any], xi: Any, gi: Any) -> Any:
+        return (functional_call(layer, p, (xi.unsqueeze(0),)) * gi.unsqueeze(0)).sum()
+
+    return vmap(grad(inner), in_dims=(None, 0, 0))(params, x, g)["weight"]
+
+
+@given(conv_cases())
+def test_ghost_forms_and_per_sample_grads_match_reference(case: Any) -> None:
+    """Every code path: phase-form / patch-row / unfolded Gram norms, per-sample grads."""
+    layer, x, g = case
+    ref = _reference_weight_grads(layer, x, g)
+    ref_sq = ref.reshape(ref.shape[0], -1).square().sum(dim=1)
+    # the phase form applies iff groups == 1, no dilation and stride | kernel
+    torch.testing.assert_close(conv_ghost_sq_norms(layer, x, g), ref_sq, rtol=RTOL, atol=1e-12)
+    # values, not only norms (in_channels == groups takes the swapped-roles convolution)
+    torch.testing.assert_close(
+        conv_per_sample_weight_grads(layer, x, g), ref, rtol=RTOL, atol=1e-12
+    )
+    if layer.groups == 1:
+        rows = patch_rows(layer, x)
+        cols = unfold_input(layer, x)
+        assert rows.shape == cols.transpose(1, 2).shape
+        # same rows up to the order of each row's elements: identical Gram matrices
+        torch.testing.assert_close(
+            rows @ rows.transpose(1, 2), cols.transpose(1, 2) @ cols, rtol=RTOL, atol=1e-12
+        )
+    else:
+        with pytest.raises(ValueError, match="groups"):
+            patch_rows(layer, x)
+
+
+@pytest.mark.parametrize(
+    ("layer", "size"),
+    [
+        (nn.Conv2d(16, 32, 4, stride=2), (13, 13)),  # MNIST CNN conv 2: phase form
+        (nn.Conv2d(1, 16, 8, stride=2, padding=3), (28, 28)),  # conv 1: swapped roles
+        (nn.Conv2d(3, 4, 3, stride=2, padding=1), (9, 9)),  # stride does not divide kernel
+        (nn.Conv2d(2, 5, (4, 2), stride=(2, 1), padding=(1, 0)), (9, 7)),
+        (nn.Conv2d(4, 4, 3, padding=2, groups=4, padding_mode="reflect"), (6, 6)),  # depthwise
+        (nn.Conv1d(3, 4, 6, stride=3, padding=2, padding_mode="circular"), (17,)),
+        (nn.Conv1d(1, 3, 5, stride=2, dilation=2), (19,)),
+    ],
+)
+def test_fast_paths_on_fixed_layers(layer: Any, size: tuple[int, ...]) -> None:
+    torch.manual_seed(5)
+    layer = layer.double()
+    x = torch.randn(6, layer.in_channels, *size, dtype=torch.float64)
+    g = torch.randn_like(layer(x))
+    ref = _reference_weight_grads(layer, x, g)
+    ref_sq = ref.reshape(6, -1).square().sum(dim=1)
+    torch.testing.assert_close(conv_ghost_sq_norms(layer, x, g), ref_sq, rtol=RTOL, atol=0)
+    torch.testing.assert_close(conv_per_sample_weight_grads(layer, x, g), ref, rtol=RTOL, atol=0)
+    for method in ("ghost", "direct"):
+        sq, _ = conv_weight_norm_terms(layer, x, g, method)
+        torch.testing.assert_close(sq, ref_sq, rtol=RTOL, atol=0)
+
+
+def test_phase_form_applies_where_stride_divides_kernel() -> None:
+    from privkit.dp._conv_norms import _phase_blocks
+
+    assert _phase_blocks(nn.Conv2d(16, 32, 4, stride=2)) == (2, 2)  # MNIST CNN conv 2
+    assert _phase_blocks(nn.Conv2d(1, 16, 8, stride=2, padding=3)) == (4, 4)
+    assert _phase_blocks(nn.Conv1d(2, 2, 3)) == (3,)  # stride 1: plain pixel Gram
+    assert _phase_blocks(nn.Conv2d(2, 2, (4, 3), stride=(2, 3))) == (2, 1)
+    assert _phase_blocks(nn.Conv2d(2, 2, 3, stride=2)) is None
+    assert _phase_blocks(nn.Conv2d(2, 2, 2, dilation=2)) is None
+    assert _phase_blocks(nn.Conv2d(2, 2, 2, groups=2)) is None
 
 
 def test_wide_layer_selects_ghost_identity_and_is_exact() -> None:
@@ -275,13 +351,32 @@ class _SeqNet(nn.Module):
         return self.head(self.c3(h).flatten(1))  # (n, 10) -> 3
 
 
-@pytest.mark.parametrize("net", [_Net, _SeqNet])
+def _mnist_cnn() -> nn.Module:
+    """Opacus's MNIST example CNN (the ``dp`` benchmark's model), 28x28 inputs."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 8, 2, padding=3),
+        nn.ReLU(),
+        nn.MaxPool2d(2, 1),
+        nn.Conv2d(16, 32, 4, 2),
+        nn.ReLU(),
+        nn.MaxPool2d(2, 1),
+        nn.Flatten(),
+        nn.Linear(32 * 4 * 4, 32),
+        nn.ReLU(),
+        nn.Linear(32, 3),
+    )
+
+
+_INPUTS: dict[Any, tuple[int, int]] = {_Net: (1, 8), _SeqNet: (2, 6), _mnist_cnn: (1, 28)}
+
+
+@pytest.mark.parametrize("net", [_Net, _SeqNet, _mnist_cnn])
 @pytest.mark.parametrize("kept", [0, 1 << 22])
-def test_single_pass_clipper_equals_clipped_per_sample_sum(net: type, kept: int) -> None:
+def test_single_pass_clipper_equals_clipped_per_sample_sum(net: Any, kept: int) -> None:
     torch.manual_seed(2)
     model = net().double()
-    x = torch.randn(9, 1 if net is _Net else 2, 8 if net is _Net else 6, 8 if net is _Net else 6)
-    x = x.double()
+    channels, side = _INPUTS[net]
+    x = torch.randn(9, channels, side, side, dtype=torch.float64)
     y = torch.randint(0, 3, (9,))
     clip = 0.3
     expected = _reference_clipped_sum(model, x, y, clip)
