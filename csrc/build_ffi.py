@@ -27,6 +27,7 @@ SOURCES = [
     "mask_avx2.c",
     "mask_avx512.c",
     "field.c",
+    "ristretto.c",
 ]
 
 WARNINGS = ["-Wall", "-Wextra", "-Wshadow", "-Wno-unused-parameter"]

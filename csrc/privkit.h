@@ -18,7 +18,7 @@
 
 /* BEGIN CDEF */
 /* Bumped whenever a declaration below changes; checked at import. */
-#define PK_ABI_VERSION 3
+#define PK_ABI_VERSION 4
 
 #define PK_OK 0
 #define PK_ERR_ARG 1
@@ -105,6 +105,63 @@ int pk_field_lincomb(const uint64_t *rows, const uint64_t *weights, size_t t, si
  */
 int pk_field_matmul(const uint64_t *weights, size_t r, const uint64_t *rows, size_t t,
                     size_t m, uint64_t *out);
+/*
+ * ristretto255 (RFC 9496), csrc/ristretto.c.  A decoded point is
+ * PK_R255_POINT_BYTES bytes: extended Edwards coordinates (X, Y, Z, T) as 20
+ * native-endian uint64 limbs (five 51-bit limbs each).  It is an in-memory
+ * form only, never a wire format: the wire form is the 32-byte encoding.
+ * Scalars are 32 little-endian bytes; the arithmetic routines take canonical
+ * scalars (< l) and return PK_ERR_RANGE otherwise.  Everything except the two
+ * MSM routines is constant time in its inputs (decode reports validity).
+ */
+#define PK_R255_BYTES 32
+#define PK_R255_UNIFORM_BYTES 64
+#define PK_R255_POINT_WORDS 20
+#define PK_R255_POINT_BYTES 160
+#define PK_R255_PREPARED_WORDS 15
+#define PK_R255_SC_ADD 0
+#define PK_R255_SC_SUB 1
+#define PK_R255_SC_MUL 2
+#define PK_R255_SC_NEG 3
+#define PK_R255_SC_INV 4
+
+/* Decode 32 bytes; PK_ERR_RANGE for an invalid or non-canonical encoding. */
+int pk_r255_decode(const uint8_t *in, uint8_t *out);
+/* Canonical 32-byte encoding of a decoded point. */
+int pk_r255_encode(const uint8_t *in, uint8_t *out);
+int pk_r255_identity(uint8_t *out);
+/* The ristretto255 generator (the edwards25519 base point). */
+int pk_r255_generator(uint8_t *out);
+int pk_r255_add(const uint8_t *a, const uint8_t *b, uint8_t *out);
+int pk_r255_sub(const uint8_t *a, const uint8_t *b, uint8_t *out);
+int pk_r255_neg(const uint8_t *a, uint8_t *out);
+/* *out = 1 if a and b are the same ristretto255 element, else 0. */
+int pk_r255_equal(const uint8_t *a, const uint8_t *b, int *out);
+/* RFC 9496 4.3.4: 64 uniform bytes to a point (two one-way maps, added). */
+int pk_r255_from_uniform(const uint8_t *in, uint8_t *out);
+/* scalar * point and scalar * generator (scalar reduced mod l first), constant time. */
+int pk_r255_scalarmult(const uint8_t *scalar, const uint8_t *point, uint8_t *out);
+int pk_r255_scalarmult_base(const uint8_t *scalar, uint8_t *out);
+/* Reduce a 32- or 64-byte little-endian integer mod l (len is 32 or 64). */
+int pk_r255_scalar_reduce(const uint8_t *in, size_t len, uint8_t *out);
+/* PK_OK if the 32 bytes are a canonical scalar (< l), else PK_ERR_RANGE. */
+int pk_r255_scalar_check(const uint8_t *in);
+/* op is PK_R255_SC_*; b is ignored (may be NULL) for NEG and INV; INV of 0 is PK_ERR_RANGE. */
+int pk_r255_scalar_op(int op, const uint8_t *a, const uint8_t *b, uint8_t *out);
+/*
+ * Multi-scalar multiplication (Pippenger, signed digits), VARIABLE TIME in the
+ * scalars.  pk_r255_prepare turns n decoded points into n * PK_R255_PREPARED_WORDS
+ * limbs (affine y+x, y-x, 2dxy) that the MSM routines read; prepare once, reuse.
+ * pk_r255_msm takes n 32-byte scalars (reduced mod l internally);
+ * pk_r255_msm_small takes n signed 32-bit integers.  n = 0 gives the identity.
+ */
+int pk_r255_prepare(const uint8_t *points, size_t n, uint64_t *out);
+/* n one-way maps (n * 64 uniform bytes) straight into n prepared points. */
+int pk_r255_from_uniform_batch(const uint8_t *in, size_t n, uint64_t *out);
+/* One prepared point back to the decoded (extended) form. */
+int pk_r255_unprepare(const uint64_t *prepared, uint8_t *out);
+int pk_r255_msm(const uint8_t *scalars, const uint64_t *prepared, size_t n, uint8_t *out);
+int pk_r255_msm_small(const int32_t *values, const uint64_t *prepared, size_t n, uint8_t *out);
 /* END CDEF */
 
 #endif /* PRIVKIT_H */

@@ -2,7 +2,10 @@
 
 The program (csrc/tests/test_kernels.c) checks the RFC 8439 vectors, every
 available ISA variant of the mask kernels against a scalar reference, the
-GF(2^61 - 1) field kernels against a slow reference, and the argument checks.
+GF(2^61 - 1) field kernels against a slow reference, ristretto255 (field identities,
+the RFC 9496 vectors, scalar edge cases, group laws, both multi-scalar multiplications
+against the plain sum; csrc/ristretto.c is #included by the harness to reach its static
+helpers), and the argument checks.
 Any memory error or undefined behaviour aborts it.
 """
 

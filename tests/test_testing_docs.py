@@ -9,7 +9,7 @@ import pytest
 
 DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
 #: Pages whose ``python`` blocks are complete programs (the torch ones need the extra).
-DOCUMENTED = ("aggregation.md", "testing.md", "dp-federated.md")
+DOCUMENTED = ("aggregation.md", "testing.md", "dp-federated.md", "zk-group.md")
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 

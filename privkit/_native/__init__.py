@@ -27,6 +27,10 @@ __all__ = [
     "ISA_NAMES",
     "MAX_ELEMENTS",
     "NONCE_BYTES",
+    "R255_BYTES",
+    "R255_POINT_BYTES",
+    "R255_PREPARED_WORDS",
+    "R255_SC_OPS",
     "SEED_BYTES",
     "active_isa",
     "available_isas",
@@ -35,9 +39,28 @@ __all__ = [
     "field_matmul",
     "field_poly_eval",
     "mask_add",
+    "r255_add",
+    "r255_decode",
+    "r255_encode",
+    "r255_equal",
+    "r255_from_uniform",
+    "r255_from_uniform_batch",
+    "r255_generator",
+    "r255_identity",
+    "r255_msm",
+    "r255_msm_small",
+    "r255_neg",
+    "r255_prepare",
+    "r255_scalar_check",
+    "r255_scalar_op",
+    "r255_scalar_reduce",
+    "r255_scalarmult",
+    "r255_scalarmult_base",
+    "r255_sub",
+    "r255_unprepare",
 ]
 
-EXPECTED_ABI: Final = 3
+EXPECTED_ABI: Final = 4
 _REBUILD = (
     "rebuild the C extension from the project root with: python -m pip install -e . "
     "(or reinstall privkit with: python -m pip install --force-reinstall --no-deps privkit)"
@@ -347,3 +370,244 @@ def field_lincomb(
     rc = lib.pk_field_lincomb(_u64_in(rows), _u64_in(weights), t, m, _u64_out(out))
     _check(rc, "field_lincomb")
     return out
+
+
+# --------------------------------------------------------------------- ristretto255
+#: Bytes of a ristretto255 encoding (and of a scalar).
+R255_BYTES: Final[int] = lib.PK_R255_BYTES
+#: Bytes of a decoded point: extended coordinates, 20 native-endian uint64 limbs.
+R255_POINT_BYTES: Final[int] = lib.PK_R255_POINT_BYTES
+#: uint64 limbs per prepared (affine) point in an MSM table.
+R255_PREPARED_WORDS: Final[int] = lib.PK_R255_PREPARED_WORDS
+R255_SC_OPS: Final[dict[str, int]] = {
+    "add": lib.PK_R255_SC_ADD,
+    "sub": lib.PK_R255_SC_SUB,
+    "mul": lib.PK_R255_SC_MUL,
+    "neg": lib.PK_R255_SC_NEG,
+    "inv": lib.PK_R255_SC_INV,
+}
+
+
+def _point_in(value: bytes, name: str) -> bytes:
+    if type(value) is not bytes or len(value) != R255_POINT_BYTES:
+        raise ParameterError(f"{name} must be a {R255_POINT_BYTES}-byte decoded point")
+    return value
+
+
+def _point_out() -> Any:
+    return ffi.new("uint8_t[]", R255_POINT_BYTES)
+
+
+def _point_bytes(buf: Any) -> bytes:
+    return bytes(ffi.buffer(buf, R255_POINT_BYTES))
+
+
+def r255_decode(data: bytes) -> bytes | None:
+    """Decode a 32-byte ristretto255 encoding; None if invalid or non-canonical."""
+    enc = _check_bytes(data, R255_BYTES, "encoding")
+    out = _point_out()
+    rc = lib.pk_r255_decode(enc, out)
+    if rc == lib.PK_ERR_RANGE:
+        return None
+    _check(rc, "r255_decode")
+    return _point_bytes(out)
+
+
+def r255_encode(point: bytes) -> bytes:
+    """Canonical 32-byte encoding of a decoded point."""
+    out = ffi.new("uint8_t[]", R255_BYTES)
+    _check(lib.pk_r255_encode(_point_in(point, "point"), out), "r255_encode")
+    return bytes(ffi.buffer(out, R255_BYTES))
+
+
+def r255_identity() -> bytes:
+    """The identity element, decoded."""
+    out = _point_out()
+    _check(lib.pk_r255_identity(out), "r255_identity")
+    return _point_bytes(out)
+
+
+def r255_generator() -> bytes:
+    """The ristretto255 generator, decoded."""
+    out = _point_out()
+    _check(lib.pk_r255_generator(out), "r255_generator")
+    return _point_bytes(out)
+
+
+def r255_add(a: bytes, b: bytes) -> bytes:
+    """a + b of two decoded points."""
+    out = _point_out()
+    _check(lib.pk_r255_add(_point_in(a, "a"), _point_in(b, "b"), out), "r255_add")
+    return _point_bytes(out)
+
+
+def r255_sub(a: bytes, b: bytes) -> bytes:
+    """a - b of two decoded points."""
+    out = _point_out()
+    _check(lib.pk_r255_sub(_point_in(a, "a"), _point_in(b, "b"), out), "r255_sub")
+    return _point_bytes(out)
+
+
+def r255_neg(a: bytes) -> bytes:
+    """-a of a decoded point."""
+    out = _point_out()
+    _check(lib.pk_r255_neg(_point_in(a, "a"), out), "r255_neg")
+    return _point_bytes(out)
+
+
+def r255_equal(a: bytes, b: bytes) -> bool:
+    """Whether two decoded points are the same group element (constant time)."""
+    res = ffi.new("int *")
+    _check(lib.pk_r255_equal(_point_in(a, "a"), _point_in(b, "b"), res), "r255_equal")
+    return bool(res[0])
+
+
+def r255_from_uniform(data: bytes) -> bytes:
+    """RFC 9496 one-way map of 64 uniform bytes to a decoded point."""
+    buf = _check_bytes(data, 2 * R255_BYTES, "uniform bytes")
+    out = _point_out()
+    _check(lib.pk_r255_from_uniform(buf, out), "r255_from_uniform")
+    return _point_bytes(out)
+
+
+def r255_scalarmult(scalar: bytes, point: bytes) -> bytes:
+    """scalar * point (constant time); the 32-byte scalar is reduced mod l."""
+    sc = _check_bytes(scalar, R255_BYTES, "scalar")
+    out = _point_out()
+    _check(lib.pk_r255_scalarmult(sc, _point_in(point, "point"), out), "r255_scalarmult")
+    return _point_bytes(out)
+
+
+def r255_scalarmult_base(scalar: bytes) -> bytes:
+    """scalar * generator (constant time, precomputed table)."""
+    sc = _check_bytes(scalar, R255_BYTES, "scalar")
+    out = _point_out()
+    _check(lib.pk_r255_scalarmult_base(sc, out), "r255_scalarmult_base")
+    return _point_bytes(out)
+
+
+def r255_scalar_reduce(data: bytes) -> bytes:
+    """Reduce a 32- or 64-byte little-endian integer mod l."""
+    if not isinstance(data, bytes | bytearray | memoryview) or len(data) not in (32, 64):
+        raise ParameterError("scalar input must be 32 or 64 bytes")
+    buf = bytes(data)
+    out = ffi.new("uint8_t[]", R255_BYTES)
+    _check(lib.pk_r255_scalar_reduce(buf, len(buf), out), "r255_scalar_reduce")
+    return bytes(ffi.buffer(out, R255_BYTES))
+
+
+def r255_scalar_check(data: bytes) -> bool:
+    """Whether 32 bytes are a canonical scalar (< l)."""
+    buf = _check_bytes(data, R255_BYTES, "scalar")
+    rc = lib.pk_r255_scalar_check(buf)
+    if rc == lib.PK_ERR_RANGE:
+        return False
+    _check(rc, "r255_scalar_check")
+    return True
+
+
+def r255_scalar_op(op: str, a: bytes, b: bytes | None = None) -> bytes:
+    """Scalar arithmetic mod l on canonical scalars: add, sub, mul (a, b); neg, inv (a).
+
+    Raises:
+        ParameterError: unknown op, wrong sizes, a non-canonical input.
+        ZeroDivisionError: ``inv`` of zero.
+    """
+    if op not in R255_SC_OPS:
+        raise ParameterError(f"unknown scalar op {op!r}; expected one of {sorted(R255_SC_OPS)}")
+    a_b = _check_bytes(a, R255_BYTES, "a")
+    unary = op in ("neg", "inv")
+    b_b = ffi.NULL if unary else _check_bytes(b, R255_BYTES, "b")
+    out = ffi.new("uint8_t[]", R255_BYTES)
+    rc = lib.pk_r255_scalar_op(R255_SC_OPS[op], a_b, b_b, out)
+    if rc == lib.PK_ERR_RANGE:
+        if op == "inv":
+            raise ZeroDivisionError("scalar inverse of zero")
+        raise ParameterError("scalar operands must be canonical (< l)")
+    _check(rc, f"r255_scalar_op({op})")
+    return bytes(ffi.buffer(out, R255_BYTES))
+
+
+def r255_prepare(points: bytes, n: int) -> npt.NDArray[np.uint64]:
+    """Turn n concatenated decoded points into an (n, 15) uint64 MSM table."""
+    if not isinstance(points, bytes) or len(points) != n * R255_POINT_BYTES:
+        raise ParameterError(f"points must be {n} x {R255_POINT_BYTES} bytes")
+    out = np.empty((n, R255_PREPARED_WORDS), dtype=np.uint64)
+    if n:
+        _check(lib.pk_r255_prepare(points, n, _u64_out(out)), "r255_prepare")
+    return out
+
+
+def r255_from_uniform_batch(data: bytes) -> npt.NDArray[np.uint64]:
+    """One-way maps of n concatenated 64-byte strings, as an (n, 15) MSM table."""
+    if not isinstance(data, bytes) or len(data) % (2 * R255_BYTES):
+        raise ParameterError("uniform bytes must be bytes, a multiple of 64 long")
+    n = len(data) // (2 * R255_BYTES)
+    out = np.empty((n, R255_PREPARED_WORDS), dtype=np.uint64)
+    if n:
+        _check(lib.pk_r255_from_uniform_batch(data, n, _u64_out(out)), "r255_from_uniform_batch")
+    return out
+
+
+def r255_unprepare(row: npt.NDArray[np.uint64]) -> bytes:
+    """One row of an MSM table back to a decoded point."""
+    if (
+        not isinstance(row, np.ndarray)
+        or row.dtype != np.uint64
+        or row.shape != (R255_PREPARED_WORDS,)
+        or not row.flags.c_contiguous
+    ):
+        raise ParameterError(
+            f"row must be a C-contiguous uint64 array of shape ({R255_PREPARED_WORDS},)"
+        )
+    out = _point_out()
+    _check(lib.pk_r255_unprepare(ffi.from_buffer("uint64_t[]", row), out), "r255_unprepare")
+    return _point_bytes(out)
+
+
+def _check_prepared(table: object, n: int) -> npt.NDArray[np.uint64]:
+    if (
+        not isinstance(table, np.ndarray)
+        or table.dtype != np.uint64
+        or table.shape != (n, R255_PREPARED_WORDS)
+        or not table.flags.c_contiguous
+        or not table.flags.aligned
+    ):
+        raise ParameterError(
+            f"prepared table must be a C-contiguous uint64 array of shape ({n}, "
+            f"{R255_PREPARED_WORDS})"
+        )
+    return table
+
+
+def r255_msm(scalars: bytes, table: npt.NDArray[np.uint64]) -> bytes:
+    """sum_i scalar_i * P_i (Pippenger; variable time in the scalars).
+
+    Args:
+        scalars: n concatenated 32-byte little-endian scalars (reduced mod l in C).
+        table: the (n, 15) table from :func:`r255_prepare`.
+    """
+    if not isinstance(scalars, bytes) or len(scalars) % R255_BYTES:
+        raise ParameterError("scalars must be bytes, a multiple of 32 long")
+    n = len(scalars) // R255_BYTES
+    tab = _check_prepared(table, n)
+    out = _point_out()
+    _check(lib.pk_r255_msm(scalars if n else ffi.NULL, _u64_in(tab), n, out), "r255_msm")
+    return _point_bytes(out)
+
+
+def r255_msm_small(values: npt.NDArray[np.int32], table: npt.NDArray[np.uint64]) -> bytes:
+    """sum_i values_i * P_i for signed 32-bit values (Pippenger; variable time)."""
+    if (
+        not isinstance(values, np.ndarray)
+        or values.dtype != np.int32
+        or values.ndim != 1
+        or not values.flags.c_contiguous
+    ):
+        raise ParameterError("values must be a 1-D C-contiguous int32 array")
+    n = values.shape[0]
+    tab = _check_prepared(table, n)
+    vals = ffi.from_buffer("int32_t[]", values) if n else ffi.NULL
+    out = _point_out()
+    _check(lib.pk_r255_msm_small(vals, _u64_in(tab), n, out), "r255_msm_small")
+    return _point_bytes(out)
