@@ -24,6 +24,7 @@ def test_subpackages_load_lazily_on_attribute_access() -> None:
         "secagg",
         "sharing",
         "dp",
+        "zk",
     ):
         assert getattr(privkit, name).__name__ == f"privkit.{name}"
         assert name in dir(privkit)
