@@ -57,3 +57,15 @@ def test_dp_fedavg_example(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "DP-FedAvg OK" in out
     assert "epsilon" in out
+
+
+def test_verifiable_secagg_example(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = load("verifiable_secagg")
+    monkeypatch.setattr(example, "LENGTH", 2_000)
+    example.main()
+    out = capsys.readouterr().out
+    assert "honest aggregate verified" in out
+    assert "cheating aggregator caught" in out
+    assert "verifiable aggregation OK" in out
