@@ -65,5 +65,5 @@ def test_cnn_auto_case_runs_and_records_mode_and_memory() -> None:
     for job in jobs.values():
         (job.prepare() if isinstance(job, OneShot) else job)()
     info = suite.case_info(case)
-    assert info["privkit_mode"] == "ghost"
+    assert info["privkit_mode"] == "single-pass"
     assert set(info["peak_memory_bytes"]) == set(jobs)

@@ -29,6 +29,7 @@ SUITES: dict[str, SuiteEntry] = {
     "secagg": "benchmarks.suites.secagg",
     "he": "benchmarks.suites.he",
     "dp": "benchmarks.suites.dp",
+    "zk": "benchmarks.suites.zk",
 }
 
 
