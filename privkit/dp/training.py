@@ -442,7 +442,7 @@ def select_mode(model: Any, *, criterion: Any = None, clipping: str = "auto") ->
        "sum") is given and every trainable layer is ``nn.Linear``, ``nn.Conv1d`` or
        ``nn.Conv2d``: privkit's one-backward ghost clipping
        (:class:`privkit.dp.ghost.GhostClipper`), the fastest path for such models
-       (1.4-1.6x faster than Opacus's best mode on the benchmark MLP and CNN);
+       (1.36-1.38x faster than Opacus's best mode on the benchmark MLP and CNN);
     2. Opacus's ghost clipping when a criterion is given and every trainable layer has a
        fast norm path
        (:func:`privkit.dp.ghost.supports_ghost`: Linear, Embedding, Conv1d, Conv2d, ...):
