@@ -43,10 +43,11 @@ import hmac
 import secrets
 import struct
 from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import Final
 
 from privkit.errors import DecodeError, ParameterError
 from privkit.wire.values import decode_value, encode_value
+from privkit.zk._bytes import BytesLike, as_bytes
 
 __all__ = [
     "COMMITMENT_BYTES",
@@ -73,23 +74,6 @@ _OPENING_KEYS: Final = frozenset({"salt"})
 # An encoded opening is 1 (dict tag) + 8 (count) + 8 + 4 ("salt") + 1 + 8 + 32 = 62 bytes;
 # anything much longer is refused before it is parsed.
 _MAX_OPENING_BYTES: Final = 128
-
-BytesLike: TypeAlias = bytes | bytearray | memoryview
-"""What the functions of this module accept where they take bytes."""
-
-
-def _as_bytes(value: object, what: str) -> bytes:
-    """``value`` as ``bytes``; ParameterError unless it is bytes-like."""
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, bytearray | memoryview):
-        try:
-            return bytes(value)
-        except (TypeError, ValueError, BufferError):  # e.g. a released memoryview
-            pass
-    raise ParameterError(
-        f"{what} must be bytes, bytearray or memoryview, got {type(value).__name__}"
-    )
 
 
 def _check_domain(domain: object) -> bytes:
@@ -131,7 +115,7 @@ class Opening:
     salt: bytes
 
     def __post_init__(self) -> None:
-        salt = _as_bytes(self.salt, "salt")
+        salt = as_bytes(self.salt, "salt")
         if len(salt) != SALT_BYTES:
             raise ParameterError(f"salt must be {SALT_BYTES} bytes, got {len(salt)}")
         object.__setattr__(self, "salt", salt)
@@ -173,7 +157,7 @@ class Opening:
                 ``"salt"``, or a salt that is not :data:`SALT_BYTES` bytes.
             ParameterError: ``data`` is not bytes-like.
         """
-        raw = _as_bytes(data, "data")
+        raw = as_bytes(data, "data")
         if len(raw) > _MAX_OPENING_BYTES:
             raise DecodeError(
                 f"an encoded opening is at most {_MAX_OPENING_BYTES} bytes, got {len(raw)}"
@@ -206,7 +190,7 @@ def commitment_for(data: BytesLike, opening: Opening, *, domain: str = DEFAULT_D
     """
     if not isinstance(opening, Opening):
         raise ParameterError(f"opening must be an Opening, got {type(opening).__name__}")
-    return _digest(_check_domain(domain), opening.salt, _as_bytes(data, "data"))
+    return _digest(_check_domain(domain), opening.salt, as_bytes(data, "data"))
 
 
 def commit(data: BytesLike, *, domain: str = DEFAULT_DOMAIN) -> tuple[bytes, Opening]:
@@ -225,7 +209,7 @@ def commit(data: BytesLike, *, domain: str = DEFAULT_DOMAIN) -> tuple[bytes, Ope
         ParameterError: ``data`` is not bytes-like or ``domain`` is invalid.
     """
     domain_bytes = _check_domain(domain)
-    payload = _as_bytes(data, "data")
+    payload = as_bytes(data, "data")
     opening = Opening(secrets.token_bytes(SALT_BYTES))
     return _digest(domain_bytes, opening.salt, payload), opening
 
@@ -252,7 +236,7 @@ def verify(
         ParameterError: an argument has the wrong type or ``domain`` is invalid (a
             programming error, not a failed verification).
     """
-    expected_commitment = _as_bytes(commitment, "commitment")
+    expected_commitment = as_bytes(commitment, "commitment")
     recomputed = commitment_for(data, opening, domain=domain)
     if len(expected_commitment) != COMMITMENT_BYTES:
         return False

@@ -39,10 +39,11 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import Final
 
 from privkit.errors import DecodeError, ParameterError
 from privkit.wire.values import decode_value, encode_value
+from privkit.zk._bytes import BytesLike, as_bytes
 
 __all__ = [
     "EMPTY_ROOT",
@@ -77,23 +78,6 @@ MAX_PROOF_BYTES: Final = 4096
 """The longest encoded :class:`InclusionProof` that :meth:`InclusionProof.from_bytes` parses."""
 _PROOF_KEYS: Final = frozenset({"index", "size", "path"})
 
-BytesLike: TypeAlias = bytes | bytearray | memoryview
-"""What the functions of this module accept where they take bytes."""
-
-
-def _as_bytes(value: object, what: str) -> bytes:
-    """``value`` as ``bytes``; ParameterError unless it is bytes-like."""
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, bytearray | memoryview):
-        try:
-            return bytes(value)
-        except (TypeError, ValueError, BufferError):  # e.g. a released memoryview
-            pass
-    raise ParameterError(
-        f"{what} must be bytes, bytearray or memoryview, got {type(value).__name__}"
-    )
-
 
 def leaf_hash(leaf: BytesLike) -> bytes:
     """The hash of one leaf: ``SHA-256(0x00 || leaf)``.
@@ -107,7 +91,7 @@ def leaf_hash(leaf: BytesLike) -> bytes:
     Raises:
         ParameterError: ``leaf`` is not bytes-like.
     """
-    return hashlib.sha256(LEAF_PREFIX + _as_bytes(leaf, "leaf")).digest()
+    return hashlib.sha256(LEAF_PREFIX + as_bytes(leaf, "leaf")).digest()
 
 
 def node_hash(left: BytesLike, right: BytesLike) -> bytes:
@@ -123,8 +107,8 @@ def node_hash(left: BytesLike, right: BytesLike) -> bytes:
     Raises:
         ParameterError: a child is not bytes-like or not :data:`HASH_BYTES` bytes.
     """
-    a = _as_bytes(left, "left")
-    b = _as_bytes(right, "right")
+    a = as_bytes(left, "left")
+    b = as_bytes(right, "right")
     if len(a) != HASH_BYTES or len(b) != HASH_BYTES:
         raise ParameterError(
             f"child hashes must be {HASH_BYTES} bytes each, got {len(a)} and {len(b)}"
@@ -191,7 +175,7 @@ class InclusionProof:
             raise ParameterError(
                 f"path must be a sequence of {HASH_BYTES}-byte hashes, got {type(given).__name__}"
             )
-        path = tuple(_as_bytes(h, "path element") for h in given)
+        path = tuple(as_bytes(h, "path element") for h in given)
         if len(path) != expected:
             raise ParameterError(
                 f"the audit path of leaf {self.index} in a tree of {self.size} has "
@@ -231,7 +215,7 @@ class InclusionProof:
                 size.
             ParameterError: ``data`` is not bytes-like.
         """
-        raw = _as_bytes(data, "data")
+        raw = as_bytes(data, "data")
         if len(raw) > MAX_PROOF_BYTES:
             raise DecodeError(
                 f"an encoded inclusion proof is at most {MAX_PROOF_BYTES} bytes, got {len(raw)}"
@@ -366,7 +350,7 @@ def root_from_inclusion(leaf_digest: BytesLike, proof: InclusionProof) -> bytes 
     """
     if not isinstance(proof, InclusionProof):
         raise ParameterError(f"proof must be an InclusionProof, got {type(proof).__name__}")
-    r = _as_bytes(leaf_digest, "leaf_digest")
+    r = as_bytes(leaf_digest, "leaf_digest")
     if len(r) != HASH_BYTES or not 0 <= proof.index < proof.size:
         return None
     fn, sn = proof.index, proof.size - 1
@@ -404,7 +388,7 @@ def verify_inclusion(root: BytesLike, leaf: BytesLike, proof: InclusionProof) ->
     Raises:
         ParameterError: an argument has the wrong type.
     """
-    expected = _as_bytes(root, "root")
+    expected = as_bytes(root, "root")
     computed = root_from_inclusion(leaf_hash(leaf), proof)
     if computed is None or len(expected) != HASH_BYTES:
         return False

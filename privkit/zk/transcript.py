@@ -46,10 +46,11 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Sequence
-from typing import Final, TypeAlias
+from typing import Final
 
 from privkit.errors import ParameterError
 from privkit.wire.values import ValueLike, encode_value
+from privkit.zk._bytes import BytesLike, as_bytes
 
 __all__ = [
     "DOMAIN",
@@ -83,23 +84,6 @@ OP_SQUEEZE: Final = 0x03
 
 _U64: Final = struct.Struct("<Q")
 _U64_MAX: Final = (1 << 64) - 1
-
-BytesLike: TypeAlias = bytes | bytearray | memoryview
-"""What the methods of this module accept where they take bytes."""
-
-
-def _as_bytes(value: object, what: str) -> bytes:
-    """``value`` as ``bytes``; ParameterError unless it is bytes-like."""
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, bytearray | memoryview):
-        try:
-            return bytes(value)
-        except (TypeError, ValueError, BufferError):  # e.g. a released memoryview
-            pass
-    raise ParameterError(
-        f"{what} must be bytes, bytearray or memoryview, got {type(value).__name__}"
-    )
 
 
 def _ascii_label(value: object, what: str) -> bytes:
@@ -197,7 +181,7 @@ class Transcript:
                 f"labels starting with {RESERVED_LABEL_PREFIX!r} are reserved for the "
                 f"transcript's bind_* helpers; choose another label than {label!r}"
             )
-        self._absorb(name, _as_bytes(data, "data"))
+        self._absorb(name, as_bytes(data, "data"))
 
     def append_value(self, label: str, value: ValueLike) -> None:
         """Absorb a structured value through its canonical :mod:`privkit.wire` encoding.
@@ -258,7 +242,7 @@ class Transcript:
                 f"generators must be a sequence of encodings, got {type(generators).__name__}"
             )
         parts = [_U64.pack(len(generators))]
-        parts.extend(_lp(_as_bytes(g, "generator")) for g in generators)
+        parts.extend(_lp(as_bytes(g, "generator")) for g in generators)
         self._absorb(b"privkit/generators", b"".join(parts))
 
     def challenge_bytes(self, label: str, n: int) -> bytes:
