@@ -575,3 +575,37 @@ def test_client_refuses_an_announced_clip_that_would_be_clamped() -> None:
     with pytest.raises(ParameterError, match="clamp"):
         client.handle(_dp_round(scheme, {"clip": 100.0, "inner": body["inner"]}))
     assert client.handle(out[0]) is not None  # unchanged: the genuine round goes on
+
+
+def test_robust_inner_schemes_refuse_what_dp_cannot_account() -> None:
+    from privkit.aggregation.robust import Krum, Median, NormBound, RobustAggregation
+    from privkit.dp.accounting import make_accountant
+    from privkit.dp.clipping import AdaptiveClip
+
+    median = RobustAggregation(Median())
+    with pytest.raises(ParameterError, match="distributed"):
+        ClientDP(
+            median,
+            clip=1.0,
+            noise_multiplier=1.0,
+            mode="distributed",
+            noise_shares=3,
+            granularity=2.0**-10,
+        )
+    with pytest.raises(ParameterError, match="adaptive"):
+        ClientDP(median, clip=AdaptiveClip(initial=1.0), noise_multiplier=1.0)
+    with pytest.raises(ParameterError, match="sensitivity of a sum"):
+        ClientDP(
+            RobustAggregation(Krum(f=1)),
+            clip=1.0,
+            noise_multiplier=1.0,
+            accountant=make_accountant("rdp", target_delta=1e-5),
+        )
+    # central noise without ClientDP's accounting is allowed, and norm bounding sums
+    ClientDP(median, clip=1.0, noise_multiplier=1.0)
+    ClientDP(
+        RobustAggregation(NormBound(bound=1.0)),
+        clip=1.0,
+        noise_multiplier=1.0,
+        accountant=make_accountant("rdp", target_delta=1e-5),
+    )

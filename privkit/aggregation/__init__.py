@@ -33,6 +33,13 @@ from privkit.aggregation.api import (
 )
 from privkit.aggregation.local import ExchangeStats, LocalResult, run_local
 from privkit.aggregation.plain import Plain, PlainClientSession, PlainServerSession
+from privkit.aggregation.robust import (
+    Krum,
+    Median,
+    NormBound,
+    RobustAggregation,
+    TrimmedMean,
+)
 from privkit.aggregation.session import (
     SESSION_ID_SIZE,
     BaseClientSession,
@@ -52,13 +59,18 @@ __all__ = [
     "ExchangeSpec",
     "ExchangeStats",
     "Finish",
+    "Krum",
     "LocalResult",
+    "Median",
+    "NormBound",
     "Payload",
     "Plain",
     "PlainClientSession",
     "PlainServerSession",
+    "RobustAggregation",
     "Scheme",
     "ServerSession",
+    "TrimmedMean",
     "check_client_id",
     "check_client_ids",
     "check_length",

@@ -135,6 +135,40 @@ def _tail(n_coords: int, magnitude: float, limit: int, sigma: float) -> float:
     return min(1.0, 2.0 * n_coords * math.exp(-(t * t) / (2.0 * sigma * sigma)))
 
 
+def _check_robust_inner(
+    inner: Scheme, *, mode: object, adaptive: bool, accountant: object | None
+) -> None:
+    """Refuse the combinations with a robust inner scheme that DP cannot account.
+
+    ClientDP's noise and accounting assume the sensitivity of a *sum* (``clip``).  A
+    median, trimmed mean or Krum moves further when one client changes (see
+    ``Rule.sensitivity``), discards most clients' noise shares (distributed mode) and
+    does not sum the adaptive-clipping indicator.  Norm bounding is a sum or mean of
+    clipped updates, so it composes like any other scheme.
+    """
+    from privkit.aggregation.robust import NormBound, RobustAggregation
+
+    if not isinstance(inner, RobustAggregation) or isinstance(inner.rule, NormBound):
+        return
+    rule = type(inner.rule).__name__
+    if mode == "distributed":
+        raise ParameterError(
+            f"mode='distributed' needs an inner scheme that sums: {rule} discards most "
+            "clients' noise shares; use mode='central'"
+        )
+    if adaptive:
+        raise ParameterError(
+            f"adaptive clipping needs an inner scheme that sums the clip indicator; {rule} "
+            "does not: use a fixed clip"
+        )
+    if accountant is not None:
+        raise ParameterError(
+            f"ClientDP accounts the sensitivity of a sum, but {rule} has a larger one: pass "
+            "noise_multiplier=inner.dp_noise_multiplier(z, clip=..., n_clients=...) and "
+            "account SampledGaussian(z, q) yourself, or use NormBound"
+        )
+
+
 @dataclass(frozen=True)
 class RoundPlan:
     """The parameters of one ClientDP round, derived from the scheme and the round's clip.
@@ -253,6 +287,9 @@ class ClientDP(Scheme):
                 "ClientDP needs an unweighted inner scheme: a weight scales a client's "
                 "contribution past the clip, so the sensitivity would depend on the weights"
             )
+        _check_robust_inner(
+            inner, mode=mode, adaptive=isinstance(clip, AdaptiveClip), accountant=accountant
+        )
         if isinstance(clip, AdaptiveClip):
             self._adaptive: AdaptiveClip | None = clip
             self._fixed = 0.0
