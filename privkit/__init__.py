@@ -11,6 +11,7 @@ Subpackages (import what you use; heavy optional backends load lazily):
 - :mod:`privkit.secagg`: SecAgg and SecAgg+ secure aggregation with dropout recovery.
 - :mod:`privkit.he`: CKKS, BFV and packed Paillier aggregation under encryption.
 - :mod:`privkit.dp`: DP-SGD on Opacus, client-level DP for federated averaging, accounting.
+- :mod:`privkit.integrations`: adapters to federated runtimes (Flower's Message API).
 - :mod:`privkit.zk`: ristretto255, Pedersen and hash commitments, Sigma proofs, Merkle trees.
 - :mod:`privkit.testing`: hypothesis strategies and the ``check_scheme`` conformance harness.
 - :mod:`privkit.errors`: the exception hierarchy.
@@ -43,6 +44,7 @@ _SUBMODULES = frozenset(
         "errors",
         "he",
         "identity",
+        "integrations",
         "prg",
         "secagg",
         "sharing",

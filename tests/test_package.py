@@ -25,6 +25,7 @@ def test_subpackages_load_lazily_on_attribute_access() -> None:
         "sharing",
         "dp",
         "zk",
+        "integrations",
     ):
         assert getattr(privkit, name).__name__ == f"privkit.{name}"
         assert name in dir(privkit)
