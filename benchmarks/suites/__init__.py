@@ -30,6 +30,7 @@ SUITES: dict[str, SuiteEntry] = {
     "he": "benchmarks.suites.he",
     "dp": "benchmarks.suites.dp",
     "zk": "benchmarks.suites.zk",
+    "e2e": "benchmarks.suites.e2e",
 }
 
 
