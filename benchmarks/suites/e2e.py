@@ -18,7 +18,11 @@ it runs on 20,000 parameters), and the robust rules ``median``, ``trimmed-mean``
 Untimed check: every scheme's aggregate equals the exact sum (or mean) of the updates
 within the scheme's stated tolerance (robust rules: their own numpy definition).
 
-The Flower path (``privkit.integrations.flower``) is not part of this suite yet.
+Flower (case ``secagg via flower``, with the ``flower`` extra): the same SecAgg round
+through Flower's Message API (``SecureAggregation(FedAvg, SecAgg)`` with ``privkit_mod``
+on the clients) over an in-process Grid (:mod:`benchmarks.suites._flower_grid`: no
+SuperLink, Ray or network), against the local path (``privkit-local``: run_local) and
+Flower's own FedAvg round on the same grid (``flower-fedavg``).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ SLOW_REPEATS = {"paillier": 2, "ckks": 3, "bfv": 3}
 SEED = 7
 
 SCHEMES = ("plain", "secagg", "secagg+", "ckks", "bfv", "paillier")
+FLOWER_CASE = "secagg via flower"
 ROBUST = ("median", "trimmed-mean", "krum")
 
 
@@ -58,6 +63,15 @@ def _he(name: str) -> Any:
         return getattr(importlib.import_module("privkit.he"), name)
     except ImportError:
         return None
+
+
+def _flower_available() -> bool:
+    try:
+        importlib.import_module("flwr.serverapp")
+        importlib.import_module("privkit.integrations.flower")
+    except ImportError:
+        return False
+    return True
 
 
 def _robust() -> Any:
@@ -77,9 +91,16 @@ class E2ESuite(Suite):
         "sessions) vs plain FedAvg's numpy mean"
     )
     unit: ClassVar[str] = "parameter"
-    implementations: ClassVar[tuple[str, ...]] = ("privkit", "fedavg")
+    implementations: ClassVar[tuple[str, ...]] = (
+        "privkit",
+        "fedavg",
+        "privkit-local",
+        "flower-fedavg",
+    )
     anchors: ClassVar[Mapping[str, str]] = {
         "fedavg": "plain FedAvg aggregation: numpy mean of the updates, no protection",
+        "privkit-local": "flower case: the same SecAgg round through run_local",
+        "flower-fedavg": "flower case: Flower's FedAvg round on the same in-process grid",
     }
     repeats: ClassVar[int] = 5
     quick_repeats: ClassVar[int] = 2
@@ -95,6 +116,8 @@ class E2ESuite(Suite):
         names = [s for s in SCHEMES if s in ("plain", "secagg", "secagg+") or _he("CKKS")]
         if _robust() is not None:
             names.extend(ROBUST)
+        if _flower_available():
+            names.append(FLOWER_CASE)
         return names
 
     def cases(self, *, quick: bool) -> Sequence[Case]:
@@ -162,6 +185,8 @@ class E2ESuite(Suite):
         """
         name = str(case.params["scheme"])
         clients, length = int(case.params["clients"]), int(case.params["length"])
+        if name == FLOWER_CASE:
+            return self._flower_jobs(case, clients, length)
         scheme, _ = self._scheme(name, clients)
         updates = self._updates(clients, length)
         stacked = np.stack(list(updates.values()))
@@ -201,6 +226,28 @@ class E2ESuite(Suite):
         self._info[case.name] = {"_collect": info}
         return {"privkit": privkit_round, "fedavg": fedavg}
 
+    def _flower_jobs(self, case: Case, clients: int, length: int) -> Mapping[str, Job]:
+        """The Flower path, the local path and Flower's FedAvg on the same updates."""
+        from benchmarks.suites import _flower_grid
+
+        _flower_grid.set_task_identity()
+        scheme, _ = self._scheme("secagg", clients)
+        updates = self._updates(clients, length)
+        as32 = [updates[c].astype(np.float32) for c in range(clients)]
+        stacked = np.stack(as32)
+        self._info[case.name] = {
+            "_collect": lambda: {
+                "grid": "in-process (benchmarks.suites._flower_grid): no SuperLink, Ray or network",
+                "strategy": "SecureAggregation(FedAvg(fraction_train=1.0), SecAgg(threshold=0.6))",
+            }
+        }
+        return {
+            "privkit": _flower_grid.flower_round(as32, scheme),
+            "privkit-local": lambda: run_local(scheme, updates),
+            "flower-fedavg": _flower_grid.flower_round(as32, None),
+            "fedavg": lambda: stacked.mean(axis=0),
+        }
+
     def case_info(self, case: Case) -> Mapping[str, Any]:
         """Bytes per client and seconds per exchange of the warm-up round."""
         entry = self._info.pop(case.name, {})
@@ -224,6 +271,8 @@ class E2ESuite(Suite):
         self._quick = True  # small keys for the HE checks
         try:
             for name in self._available():
+                if name == FLOWER_CASE:
+                    continue  # checked below
                 scheme, reference = self._scheme(name, clients)
                 updates = self._updates(clients, length)
                 stacked = np.stack([updates[c] for c in range(clients)])
@@ -257,6 +306,23 @@ class E2ESuite(Suite):
                 )
         finally:
             self._quick = saved
+        if _flower_available():
+            from benchmarks.suites import _flower_grid
+
+            _flower_grid.set_task_identity()
+            updates = self._updates(clients, length)
+            as32 = [updates[c].astype(np.float32) for c in range(clients)]
+            scheme, _ = self._scheme("secagg", clients)
+            got = _flower_grid.flower_round(as32, scheme)()
+            plain = _flower_grid.flower_round(as32, None)()
+            err = float(np.max(np.abs(got.astype(np.float64) - plain.astype(np.float64))))
+            out.append(
+                Check(
+                    "aggregate_secagg_via_flower_equals_fedavg",
+                    err <= 1e-4,
+                    {"clients": clients, "length": length, "max_error": err, "tol": 1e-4},
+                )
+            )
         return out
 
     def info(self) -> Mapping[str, Any]:
@@ -268,7 +334,7 @@ class E2ESuite(Suite):
             "paillier_parameters": PAILLIER_LENGTH[self._quick],
             "transport": "in-process (run_local): messages encoded and decoded, no network",
             "ratio": "fedavg median / privkit median: below 1, the price of the scheme",
-            "flower": "the Flower path is not measured by this suite yet",
+            "flower": f"case {FLOWER_CASE!r}: Message API over an in-process grid",
         }
 
 
