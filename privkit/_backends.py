@@ -19,6 +19,8 @@ _EXTRAS = {
     "flwr": "flower",
     "matplotlib": "bench",
     "hypothesis": "testing",
+    "sklearn": "simulate",
+    "ray": "flower",
 }
 
 
