@@ -1,5 +1,5 @@
 # privkit developer entry points.  The README names two of them:
-#   make demo   -- set up .venv (first run only) and run the main job
+#   make demo   -- set up .venv (first run only) and run the main job (privkit simulate)
 #   make test   -- set up .venv (first run only), lint, type-check and run every test
 # .ci/run calls `make test`.
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml setup.py constraints.txt csrc/*.c csrc/*.h csrc/build_f
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) examples/secure_sum.py
+	$(VENV)/bin/privkit simulate
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -99,8 +99,8 @@ class SimulationConfig:
     """
 
     scheme: str = "secagg"
-    clients: int = 10
-    rounds: int = 5
+    clients: int = 50
+    rounds: int = 10
     local_epochs: int = 5
     lr: float = 0.1
     batch_size: int = 16
