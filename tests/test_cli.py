@@ -110,7 +110,7 @@ def test_simulate_median_resists_poisoning() -> None:
         (["simulate", "--clients", "1"], ">= 2"),
         (["simulate", "--clients", "400", "--no-out"], "fewer clients"),
         (["simulate", "--poison-fraction", "0.01"], "poisons no client"),
-        (["simulate", "--engine", "flower", "--scheme", "ckks", "--no-dp"], "--engine local"),
+        (["simulate", "--engine", "flower", "--scheme", "median", "--no-dp"], "--engine local"),
         (["simulate", "--engine", "flower"], "--no-dp"),
         (["frobnicate"], "invalid choice"),
     ],

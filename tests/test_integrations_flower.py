@@ -472,6 +472,75 @@ def test_import_does_not_import_flwr_and_missing_flwr_names_the_extra(
         pf.SecureAggregation(_fedavg(), Plain())
 
 
+# --------------------------------------------------------------------------- scheme factories
+
+
+def _passthrough(msg: Message, context: Context) -> Message:
+    return Message(RecordDict({"arrays": msg.content["arrays"]}), reply_to=msg)
+
+
+def test_factory_is_called_lazily_once_per_process() -> None:
+    cloudpickle = pytest.importorskip("cloudpickle")
+    calls: list[int] = []
+
+    def factory() -> Plain:
+        calls.append(1)
+        return Plain()
+
+    mod = pf.privkit_mod(factory)
+    assert calls == []
+    mod(_msg(RecordDict({"arrays": _initial()}), "evaluate"), _ctx(), _passthrough)
+    assert calls == []  # an inert message does not need the scheme
+    reply = mod(_train_msg(Plain()), _ctx(node=NODE_BASE + 50), _trainer)
+    assert reply.content[pf.CONFIG_RECORD]["length"] == DIM + 1 + 1
+    assert calls == [1]
+    # Ray ships a fresh copy of the ClientApp with every message: copies share the scheme.
+    clone = cloudpickle.loads(cloudpickle.dumps(mod))
+    assert clone.fingerprint == Plain().fingerprint
+    assert calls == [1]
+    # and a mod built from another factory call gets its own scheme
+    other = pf.privkit_mod(factory)
+    other(_train_msg(Plain()), _ctx(node=NODE_BASE + 51), _trainer)
+    assert calls == [1, 1]
+
+
+def test_factory_must_return_a_scheme_and_its_errors_propagate() -> None:
+    bad = pf.privkit_mod(lambda: "plain")  # type: ignore[arg-type, return-value]
+    with pytest.raises(ParameterError, match="factory"):
+        bad(_train_msg(Plain()), _ctx(), _trainer)
+    with pytest.raises(ParameterError, match="factory"):
+        bad(_exchange_msg(), _ctx(), _trainer)
+    attempts: list[int] = []
+
+    def flaky() -> Plain:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise DecodeError("key file damaged")
+        return Plain()
+
+    mod = pf.privkit_mod(flaky)
+    with pytest.raises(DecodeError, match="damaged"):
+        mod(_train_msg(Plain()), _ctx(), _trainer)
+    mod(_train_msg(Plain()), _ctx(), _trainer)  # a failed build is not cached
+    assert len(attempts) == 2
+
+
+def test_he_mod_from_key_bytes_pickles_without_the_key_object() -> None:
+    """A CKKS scheme cannot be pickled; a mod built from a factory can, even after use."""
+    cloudpickle = pytest.importorskip("cloudpickle")
+    pytest.importorskip("tenseal")
+    from privkit.he import CKKS
+
+    scheme = CKKS.generate(profile="ckks-4096")
+    with pytest.raises(TypeError):
+        cloudpickle.dumps(pf.privkit_mod(scheme))
+    key = scheme.to_bytes(include_secret=True)  # test key
+    mod = pf.privkit_mod(lambda: CKKS.from_bytes(key))
+    mod(_train_msg(scheme), _ctx(node=NODE_BASE + 52), _trainer)
+    clone = cloudpickle.loads(cloudpickle.dumps(mod))
+    assert clone.fingerprint == scheme.fingerprint
+
+
 # --------------------------------------------------------------------------- the wrapper
 
 
@@ -512,39 +581,97 @@ def test_driver_validates_arguments() -> None:
 # --------------------------------------------------------------------------- Ray simulation
 
 
-def test_run_simulation_with_secagg(tmp_path: Any) -> None:
-    """Flower's own simulation engine (Ray), in-process: one actor keeps node state."""
+def _dispatch(mods: dict[str, Any]) -> Any:
+    """A client mod choosing among several privkit mods by the train config's
+    ``"privkit-test"`` key; the node remembers its choice in ``context.state`` (which Flower
+    keeps per node across messages) for the exchanges that follow."""
+
+    def mod(msg: Message, context: Context, call_next: Any) -> Message:
+        kind = msg.metadata.message_type
+        if kind == "train" and pf.CONFIG_RECORD in msg.content.config_records:
+            name = str(msg.content["config"]["privkit-test"])
+            context.state["privkit-test"] = ConfigRecord({"scheme": name})
+        elif kind == pf.EXCHANGE_MESSAGE_TYPE:
+            name = str(context.state["privkit-test"]["scheme"])
+        else:
+            return call_next(msg, context)  # type: ignore[no-any-return]
+        return mods[name](msg, context, call_next)  # type: ignore[no-any-return]
+
+    return mod
+
+
+def test_run_simulation_plain_secagg_ckks_paillier(tmp_path: Any) -> None:
+    """Flower's own simulation engine (Ray), in-process, one actor (which keeps the node
+    state): 5 nodes, then plain FedAvg and FedAvg through Plain, SecAgg, CKKS and Paillier
+    (1024 bits with allow_insecure, for speed only), 3 rounds each, one after the other
+    over the same nodes.  The HE keys cannot be pickled to the actor: the clients' mods
+    get factories that rebuild the schemes from key bytes in the actor."""
     pytest.importorskip("ray", reason="Flower's simulation needs flwr[simulation] (ray)")
+    pytest.importorskip("tenseal")
+    pytest.importorskip("phe")
     from flwr.simulation import run_simulation
 
-    scheme = _secagg()
-    results: list[dict[str, np.ndarray]] = []
-    survivors: list[int] = []
+    from privkit.he import CKKS, Paillier
+
+    ckks = CKKS.generate(profile="ckks-4096")
+    paillier = Paillier.generate(n_length=1024, allow_insecure=True)
+    server_schemes = {
+        "plain": Plain(),
+        "secagg": _secagg(),
+        "ckks": ckks.public(),
+        "paillier": paillier.public(),
+    }
+    tolerance = {"fedavg": 0.0, "plain": 1e-6, "secagg": 1e-4, "ckks": 1e-4, "paillier": 1e-4}
+    # Secret key bytes (test keys) captured by the factories, shipped to the local Ray
+    # actor only.  Lambdas, not partial(Paillier.from_bytes, ...): cloudpickle copies a
+    # bound classmethod's function by value, which breaks Paillier's constructor guard.
+    ckks_key = ckks.to_bytes(include_secret=True)
+    paillier_key = paillier.to_bytes(include_secret=True)
+    client_mods = {
+        "plain": pf.privkit_mod(server_schemes["plain"]),
+        "secagg": pf.privkit_mod(server_schemes["secagg"]),
+        "ckks": pf.privkit_mod(lambda: CKKS.from_bytes(ckks_key)),
+        "paillier": pf.privkit_mod(lambda: Paillier.from_bytes(paillier_key, allow_insecure=True)),
+    }
+    results: dict[str, dict[str, np.ndarray]] = {}
+    survivors: dict[str, list[int]] = {}
     server_app = ServerApp()
 
     @server_app.main()
     def main(grid: Grid, context: Context) -> None:
-        strategy = pf.SecureAggregation(
-            FedAvg(fraction_evaluate=0.0, min_available_nodes=N_CLIENTS, min_train_nodes=N_CLIENTS),
-            scheme,
-        )
-        result = strategy.start(grid=grid, initial_arrays=_initial(), num_rounds=ROUNDS)
-        results.append({k: v.numpy() for k, v in result.arrays.items()})
-        assert strategy.last_round is not None
-        survivors.extend(len(r.survivors) for r in strategy.rounds.values())
+        for name in tolerance:
+            inner = FedAvg(
+                fraction_evaluate=0.0, min_available_nodes=N_CLIENTS, min_train_nodes=N_CLIENTS
+            )
+            strategy: Any = inner
+            if name != "fedavg":
+                strategy = pf.SecureAggregation(inner, server_schemes[name])
+            result = strategy.start(
+                grid=grid,
+                initial_arrays=_initial(),
+                num_rounds=ROUNDS,
+                train_config=ConfigRecord({"privkit-test": name}),
+            )
+            results[name] = {k: v.numpy() for k, v in result.arrays.items()}
+            if name != "fedavg":
+                survivors[name] = [len(r.survivors) for r in strategy.rounds.values()]
 
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     run_simulation(
         server_app=server_app,
-        client_app=_make_app(pf.privkit_mod(scheme)),
+        client_app=_make_app(_dispatch(client_mods)),
         num_supernodes=N_CLIENTS,
         backend_config={
             "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
             "init_args": {"num_cpus": 1, "include_dashboard": False},
         },
     )
-    assert len(results) == 1
-    assert survivors == [N_CLIENTS] * ROUNDS
+    assert list(results) == list(tolerance)
+    assert survivors == {name: [N_CLIENTS] * ROUNDS for name in server_schemes}
     reference, _ = _run(_fedavg(), _make_app(None))
-    for key in reference:
-        np.testing.assert_allclose(results[0][key], reference[key], atol=1e-4)
+    np.testing.assert_allclose(results["fedavg"]["w"], reference["w"], atol=1e-6)
+    assert np.abs(reference["w"]).max() > 0.05  # training happened
+    for name, tol in tolerance.items():
+        assert set(results[name]) == {"w", "b"}
+        for key in reference:
+            np.testing.assert_allclose(results[name][key], reference[key], atol=tol + 1e-7)

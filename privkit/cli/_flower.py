@@ -2,7 +2,10 @@
 
 The ServerApp wraps Flower's ``FedAvg`` in :class:`privkit.integrations.flower.
 SecureAggregation`; every SuperNode's ClientApp carries :func:`privkit_mod` and trains
-the MLP on its partition.  Flower's ``run_simulation`` (Ray backend, one actor so that a
+the MLP on its partition.  HE schemes (CKKS, BFV, Paillier) run too: the server gets
+the public copy, and each actor rebuilds the key holder from its serialized key through a
+:func:`privkit_mod` factory (a live key object does not pickle to Ray).  Flower's
+``run_simulation`` (Ray backend, one actor so that a
 node's session survives between exchanges) runs the rounds; the server evaluates the
 global model after each one.  Imports Flower lazily.
 """
@@ -24,9 +27,32 @@ from privkit.errors import BackendUnavailableError, ProtocolError
 
 __all__ = ["FLOWER_SCHEMES", "run_flower"]
 
-#: Schemes the Flower engine runs (TenSEAL keys do not pickle to Ray actors; robust
-#: rules need individual updates, which SecureAggregation's contract excludes).
-FLOWER_SCHEMES = ("plain", "secagg", "secagg+")
+#: Schemes ``privkit simulate --engine flower`` accepts (robust rules need individual
+#: updates, which SecureAggregation's contract excludes).  :func:`run_flower` also runs
+#: the HE schemes (ckks, bfv, paillier); the CLI lists them once tests/test_cli.py no
+#: longer expects ``--engine flower --scheme ckks`` to be refused.
+FLOWER_SCHEMES = ("plain", "secagg", "secagg+", "ckks", "bfv", "paillier")
+
+
+def _split_keys(scheme: Scheme) -> tuple[Scheme, Scheme | Callable[[], Scheme]]:
+    """(server scheme, client scheme or factory): an HE key holder is split into its public
+    copy for the server and a factory that rebuilds the key holder from its bytes in the
+    process serving the nodes; other schemes are used as they are on both sides."""
+    public = getattr(scheme, "public", None)
+    if not callable(public):
+        return scheme, scheme
+    cls: Any = type(scheme)
+    key: bytes = scheme.to_bytes(include_secret=True)  # type: ignore[attr-defined]
+    # Secret key material: it travels only to this machine's Ray actor, inside the pickled
+    # ClientApp (see docs/flower.md, "HE keys in Ray actors").
+    # (The CLI's Paillier keys are 2048-bit: from_bytes needs no allow_insecure.)
+
+    def load() -> Scheme:
+        built: Scheme = cls.from_bytes(key)
+        return built
+
+    server: Scheme = public()
+    return server, load
 
 
 def _load() -> tuple[Any, ...]:
@@ -59,7 +85,9 @@ def run_flower(
     """Run ``rounds`` federated rounds of ``scheme`` in Flower's simulation engine.
 
     Args:
-        scheme: the aggregation scheme (picklable: Plain, SecAgg, SecAgg+).
+        scheme: the aggregation scheme: Plain, SecAgg, SecAgg+, or an HE key holder
+            (CKKS, BFV, Paillier; the server then uses its public copy and the nodes
+            rebuild it from its bytes).
         n_clients: SuperNodes; node ``i`` has ``partition-id`` ``i``.
         rounds: server rounds.
         initial: the initial flat model.
@@ -72,14 +100,16 @@ def run_flower(
         BackendUnavailableError: flwr, ray or the integration is missing.
         ProtocolError: the simulation ended without running every round.
 
-    Security assumption: as the scheme's; all nodes run in this machine's Ray actor.
+    Security assumption: as the scheme's; all nodes run in this machine's Ray actor, and
+    an HE secret key is copied (serialized) to that actor only, never to the server.
     """
     del evaluate
     pf, app, clientapp, serverapp, strategy_mod, simulation = _load()
     Array, ArrayRecord = app.Array, app.ArrayRecord
     Message, MetricRecord, RecordDict = app.Message, app.MetricRecord, app.RecordDict
 
-    mod = pf.privkit_mod(scheme)
+    server_scheme, client_scheme = _split_keys(scheme)
+    mod = pf.privkit_mod(client_scheme)
     client_app = clientapp.ClientApp(mods=[mod])
 
     @client_app.train()  # type: ignore[untyped-decorator]
@@ -105,7 +135,7 @@ def run_flower(
         inner = strategy_mod.FedAvg(
             fraction_evaluate=0.0, min_available_nodes=n_clients, min_train_nodes=n_clients
         )
-        secure = pf.SecureAggregation(inner, scheme)
+        secure = pf.SecureAggregation(inner, server_scheme)
         clock = [time.perf_counter()]
 
         def evaluate_fn(server_round: int, arrays: Any) -> Any:

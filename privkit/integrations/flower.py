@@ -37,6 +37,8 @@ the train message and the last exchange (a client session holds secrets and is n
 serialized).  The ClientApp must therefore run in one long-lived process per node
 (Flower's simulation with one actor, or a SuperNode whose ClientApp process handles
 the whole round); otherwise the node answers exchanges with an error and drops out.
+HE keys cannot be pickled to Ray's actors: give :func:`privkit_mod` a factory that
+rebuilds the scheme from key bytes inside the actor (``docs/flower.md``).
 
 Security assumption: as the wrapped scheme's threat model (SecAgg: an honest-but-curious
 server learns only the aggregate of the survivors while fewer than the threshold
@@ -52,6 +54,7 @@ import copy
 import logging
 import math
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -68,6 +71,7 @@ __all__ = [
     "EXCHANGE_MESSAGE_TYPE",
     "WIRE_RECORD",
     "WIRE_STYPE",
+    "SchemeFactory",
     "SchemeRoundResult",
     "SecureAggregation",
     "privkit_mod",
@@ -268,17 +272,31 @@ Mod = Callable[[Any, Any, Callable[[Any, Any], Any]], Any]
 """A Flower client mod: ``(message, context, call_next) -> message``."""
 
 
-def privkit_mod(scheme: Scheme) -> Mod:
+SchemeFactory = Callable[[], Scheme]
+"""A zero-argument callable returning the client's :class:`~privkit.aggregation.Scheme`."""
+
+
+def privkit_mod(scheme: Scheme | SchemeFactory) -> Mod:
     """Build the Flower client mod that takes part in ``scheme``'s rounds.
 
     Install it on the ClientApp (``ClientApp(mods=[mod])`` or ``@app.train(mods=[mod])``)
     and route the protocol messages to it with :func:`register_exchange`; see
     ``docs/flower.md``.
 
+    ``scheme`` is either the scheme itself or a zero-argument *factory* returning it, e.g.
+    ``privkit_mod(lambda: CKKS.from_bytes(key_bytes))``.  A factory is called lazily, in
+    the process that serves the node, at the first message that needs the scheme, then
+    cached for the life of that process (one call per process and mod, even when the
+    engine unpickles the ClientApp again for every message, as Flower's Ray simulation
+    does).  Use it for HE key holders: TenSEAL keys (CKKS, BFV) cannot be pickled, and
+    with a factory the mod ships only the factory (and what it captures, e.g. key bytes)
+    to Ray's actors, never a live key object (Paillier's would pickle).
+
     Behaviour by message:
 
     - a ``train`` message without the ``"privkit"`` ConfigRecord, and every other
-      message type: passed to ``call_next`` unchanged (the mod is inert);
+      message type: passed to ``call_next`` unchanged (the mod is inert, and a factory is
+      not called);
     - a ``train`` message with it: the record is removed, ``call_next`` runs the user's
       training, the reply's single ``ArrayRecord`` (same keys and shapes as the received
       one) becomes this node's update for the round, and the reply sent to the server
@@ -288,39 +306,93 @@ def privkit_mod(scheme: Scheme) -> Mod:
       session's answer.
 
     Args:
-        scheme: the aggregation scheme; its fingerprint must equal the server's.
+        scheme: the aggregation scheme, or a zero-argument callable returning it; its
+            fingerprint must equal the server's.
 
     Returns:
         The mod.
 
     Raises:
-        ParameterError: ``scheme`` is not a :class:`~privkit.aggregation.Scheme`.
+        ParameterError: ``scheme`` is neither a :class:`~privkit.aggregation.Scheme` nor
+            callable.
         BackendUnavailableError: flwr is not installed (extra ``flower``).
-        (Inside the mod, a malformed message raises :class:`~privkit.errors.DecodeError`,
-        a message for another round, scheme or node :class:`~privkit.errors.ProtocolError`
-        and an update of the wrong form :class:`~privkit.errors.ParameterError`; Flower
-        turns the exception into an error reply and the server counts a dropout.)
+        (Inside the mod, a factory that returns something other than a Scheme raises
+        :class:`~privkit.errors.ParameterError` and one that raises propagates its error,
+        at every message until a call succeeds; a malformed message raises
+        :class:`~privkit.errors.DecodeError`, a message for another round, scheme or node
+        :class:`~privkit.errors.ProtocolError` and an update of the wrong form
+        :class:`~privkit.errors.ParameterError`; Flower turns the exception into an error
+        reply and the server counts a dropout.)
 
     Security assumption: the server's messages are untrusted and validated; the update
     leaves the node only through the scheme's client session.  The update and session
     stay in this process's memory until the round ends or the next round replaces them.
+    What a factory captures (e.g. secret-key bytes) is pickled with the ClientApp by
+    engines that pickle it: it must travel only between processes of the same trust
+    domain (Flower's simulation runs on one machine); see ``docs/flower.md``.
     """
     _flwr_app()
-    return _PrivkitMod(_check_scheme(scheme))
+    if isinstance(scheme, Scheme):
+        return _PrivkitMod(scheme)
+    if callable(scheme):
+        return _PrivkitMod(None, factory=scheme)
+    raise ParameterError(
+        "scheme must be a privkit.aggregation.Scheme or a zero-argument callable returning "
+        f"one, got {type(scheme).__name__}"
+    )
 
 
 _REGISTRY: Final = _Registry()
 """The nodes' pending updates and sessions in this process (never pickled with a mod)."""
 
+_FACTORY_LOCK: Final = threading.Lock()
+_FACTORY_SCHEMES: Final[dict[str, Scheme]] = {}
+"""Schemes built by factories in this process, by the token of the mod that owns them."""
+
 
 class _PrivkitMod:
     """The mod of :func:`privkit_mod`; a module-level class so engines that pickle the
-    ClientApp (Flower's Ray simulation) ship only the scheme, and the node state stays in
-    this module's :data:`_REGISTRY` of the process that runs the node."""
+    ClientApp (Flower's Ray simulation) ship only the scheme (or its factory), and the node
+    state stays in this module's :data:`_REGISTRY` of the process that runs the node.
 
-    def __init__(self, scheme: Scheme) -> None:
-        self.scheme = scheme
-        self.fingerprint = scheme.fingerprint
+    A factory's scheme is cached in :data:`_FACTORY_SCHEMES` under a random token drawn
+    when the mod is built; the token travels with the pickled mod, so every copy of the
+    mod in a process shares one scheme, and the scheme itself is never pickled."""
+
+    def __init__(self, scheme: Scheme | None, *, factory: SchemeFactory | None = None) -> None:
+        self._scheme = scheme
+        self._factory = factory
+        self._token = uuid.uuid4().hex
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        if self._factory is not None:
+            state["_scheme"] = None  # rebuilt (or found in the cache) in the new process
+        return state
+
+    @property
+    def scheme(self) -> Scheme:
+        """The scheme, built by the factory in this process on first use (then cached)."""
+        if self._scheme is not None:
+            return self._scheme
+        assert self._factory is not None
+        with _FACTORY_LOCK:
+            cached = _FACTORY_SCHEMES.get(self._token)
+            if cached is None:
+                built = self._factory()
+                if not isinstance(built, Scheme):
+                    raise ParameterError(
+                        "the scheme factory given to privkit_mod must return a "
+                        f"privkit.aggregation.Scheme, got {type(built).__name__}"
+                    )
+                cached = _FACTORY_SCHEMES[self._token] = built
+        self._scheme = cached
+        return cached
+
+    @property
+    def fingerprint(self) -> bytes:
+        """The scheme's fingerprint."""
+        return self.scheme.fingerprint
 
     def __call__(self, msg: Any, context: Any, call_next: Callable[[Any, Any], Any]) -> Any:
         message_type = msg.metadata.message_type
