@@ -152,6 +152,17 @@ def test_public_surface() -> None:
         "Roster",
         "key_id",
         "verify",
+        "NONCE_BYTES",
+        "SEALED_FORMAT",
+        "ReplayCache",
+        "seal",
+        "open_sealed",
+        "save_identity",
+        "load_identity",
+        "save_public_key",
+        "load_public_key_file",
+        "save_roster",
+        "load_roster",
     }
     for name in privkit.identity.__all__:
         assert hasattr(privkit.identity, name)

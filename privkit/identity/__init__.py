@@ -22,6 +22,15 @@ they are never pickled, printed or put in error messages.  See ``docs/identity.m
 
 from __future__ import annotations
 
+from privkit.identity.envelope import NONCE_BYTES, SEALED_FORMAT, ReplayCache, open_sealed, seal
+from privkit.identity.keyfile import (
+    load_identity,
+    load_public_key_file,
+    load_roster,
+    save_identity,
+    save_public_key,
+    save_roster,
+)
 from privkit.identity.node import (
     PUBLIC_KEY_BYTES,
     SIGNATURE_BYTES,
@@ -32,12 +41,23 @@ from privkit.identity.node import (
 from privkit.identity.roster import ROSTER_FORMAT, ClientId, Roster
 
 __all__ = [
+    "NONCE_BYTES",
     "PUBLIC_KEY_BYTES",
     "ROSTER_FORMAT",
+    "SEALED_FORMAT",
     "SIGNATURE_BYTES",
     "ClientId",
     "NodeIdentity",
+    "ReplayCache",
     "Roster",
     "key_id",
+    "load_identity",
+    "load_public_key_file",
+    "load_roster",
+    "open_sealed",
+    "save_identity",
+    "save_public_key",
+    "save_roster",
+    "seal",
     "verify",
 ]

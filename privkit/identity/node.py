@@ -319,8 +319,9 @@ class NodeIdentity:
         """Export the secret key: the only way privkit ever hands it out.
 
         Whoever holds these 32 bytes can sign as this node.  Write them only where this
-        node alone can read them; never log, print or send them.  (A later release adds
-        passphrase-protected key files.)
+        node alone can read them; never log, print or send them.
+        :func:`privkit.identity.save_identity` writes them to a mode-0600 file,
+        optionally encrypted under a passphrase.
 
         Returns:
             The 32-byte raw Ed25519 private key, accepted by :meth:`from_private_bytes`.

@@ -94,6 +94,11 @@ class MessageType(IntEnum):
     """HE exchange 1, server to a key holder: the encrypted sum to decrypt."""
     HE_DECRYPTED = 0x0304
     """HE exchange 1, key holder to server: the decrypted sum."""
+    IDENTITY_SEALED = 0x0501
+    """privkit.identity: a signed envelope (signer key, round, nonce, inner type, body,
+    signature) with replay protection; see privkit.identity.envelope."""
+    IDENTITY_ROSTER = 0x0502
+    """privkit.identity: a roster file (Roster.to_dict()); public data."""
     DP_ROUND = 0x0601
     """ClientDP exchange 0, server to client: the round's DP parameters around the inner
     scheme's first request."""
