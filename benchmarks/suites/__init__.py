@@ -31,6 +31,7 @@ SUITES: dict[str, SuiteEntry] = {
     "dp": "benchmarks.suites.dp",
     "zk": "benchmarks.suites.zk",
     "e2e": "benchmarks.suites.e2e",
+    "ledger": "benchmarks.suites.ledger",
 }
 
 

@@ -4,6 +4,7 @@
   scheme, client-level DP, commitments, dropouts and poisoning (see
   :mod:`privkit.cli.simulate` and docs/quickstart.md).
 - ``privkit info``: versions, the native build and the available backends.
+- ``privkit audit verify|show PATH``: check or list a :mod:`privkit.ledger` audit log.
 - ``privkit bench [SUITE...] [--quick]``: the benchmark suites (``python -m benchmarks``
   from a source checkout).
 
@@ -47,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "args", nargs="*", metavar="SUITE", help="suites and flags of python -m benchmarks"
     )
+    from privkit.cli import audit
+
+    audit.add_arguments(sub.add_parser("audit", help="verify or show a privkit.ledger audit log"))
     return parser
 
 
@@ -103,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print_info(sys.stdout)
             return 0
+        if ns.command == "audit":
+            from privkit.cli.audit import run_from_args as run_audit
+
+            return run_audit(ns)
         parser.print_help(sys.stderr)
         return 2
     except (ParameterError, BackendUnavailableError) as exc:
