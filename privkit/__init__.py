@@ -12,6 +12,7 @@ Subpackages (import what you use; heavy optional backends load lazily):
 - :mod:`privkit.he`: CKKS, BFV and packed Paillier aggregation under encryption.
 - :mod:`privkit.dp`: DP-SGD on Opacus, client-level DP for federated averaging, accounting.
 - :mod:`privkit.integrations`: adapters to federated runtimes (Flower's Message API).
+- :mod:`privkit.ledger`: the tamper-evident, signed audit log of aggregation rounds.
 - :mod:`privkit.zk`: ristretto255, Pedersen and hash commitments, Sigma proofs, Merkle trees.
 - :mod:`privkit.testing`: hypothesis strategies and the ``check_scheme`` conformance harness.
 - :mod:`privkit.errors`: the exception hierarchy.
@@ -45,6 +46,7 @@ _SUBMODULES = frozenset(
         "he",
         "identity",
         "integrations",
+        "ledger",
         "prg",
         "secagg",
         "sharing",

@@ -26,6 +26,7 @@ def test_subpackages_load_lazily_on_attribute_access() -> None:
         "dp",
         "zk",
         "integrations",
+        "ledger",
     ):
         assert getattr(privkit, name).__name__ == f"privkit.{name}"
         assert name in dir(privkit)

@@ -21,12 +21,14 @@ when noise is involved.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import math
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -87,6 +89,7 @@ class SimulationConfig:
         dp_mode: ``"auto"``, ``"central"`` or ``"distributed"``.
         clip: the L2 clip of each client's update under DP, > 0.
         commit: commit to updates and verify every aggregate.
+        ledger: path of a privkit.ledger audit log recording every round (None: none).
         dropout_rate: share of clients that drop out of each round, in [0, 1).
         poison_fraction: share of clients that send poisoned updates, in [0, 1).
         poison_scale: the poisoned update is ``-poison_scale`` times the honest one.
@@ -117,6 +120,7 @@ class SimulationConfig:
     engine: str = "local"
     seed: int = 0
     out: str | None = "privkit-simulate"
+    ledger: str | None = None
 
     @property
     def resolved_dp_mode(self) -> str | None:
@@ -305,6 +309,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threshold", type=_positive_float, default=d.threshold, help="SecAgg threshold fraction"
     )
+    parser.add_argument(
+        "--ledger",
+        default=d.ledger,
+        metavar="PATH",
+        help="record every round in a signed audit log (privkit.ledger; key in PATH.key)",
+    )
     parser.add_argument("--engine", choices=("local", "flower"), default=d.engine)
     parser.add_argument("--seed", type=int, default=d.seed, help="seed of the simulation")
     parser.add_argument("--out", default=d.out, help="report directory (report.json, report.png)")
@@ -344,6 +354,7 @@ def config_from_args(ns: argparse.Namespace) -> SimulationConfig:
         poison_scale=ns.poison_scale,
         threshold=ns.threshold,
         engine=ns.engine,
+        ledger=ns.ledger,
         seed=ns.seed,
         out=None if ns.no_out else ns.out,
     )
@@ -407,6 +418,8 @@ def validate(cfg: SimulationConfig) -> None:
             )
     if cfg.clients - cfg.dropouts_per_round < 1:
         raise ParameterError("--dropout-rate leaves no client in a round")
+    if cfg.ledger is not None and cfg.engine != "local":
+        raise ParameterError("--ledger records the rounds of --engine local")
 
 
 def _robust_module() -> Any:
@@ -615,8 +628,12 @@ def _commit_round(
     dropouts: Mapping[int, Sequence[ClientId]],
     round_id: bytes,
     cfg: SimulationConfig,
-) -> tuple[bool, int, int]:
-    """Commit, sum the blindings securely and verify the aggregate; (ok, bytes up, down)."""
+) -> tuple[bool, int, int, dict[ClientId, bytes]]:
+    """Commit, sum the blindings securely, verify the aggregate.
+
+    Returns:
+        (verified, bytes up, bytes down, each client's Pedersen commitment).
+    """
     from privkit.errors import VerificationError
     from privkit.secagg import SecAgg
     from privkit.zk import verifiable as v
@@ -644,11 +661,70 @@ def _commit_round(
         blinding_survivors=limb_result.survivors,
     )
     record_bytes = sum(len(r.to_bytes()) for r in records)
+    commitments = {r.client_id: r.commitment.to_bytes() for r in records}
     try:
         v.verify_aggregate(claim, records, encoding=encoding)
     except VerificationError:
-        return False, limb_result.bytes_up + record_bytes, limb_result.bytes_down
-    return True, limb_result.bytes_up + record_bytes, limb_result.bytes_down
+        return False, limb_result.bytes_up + record_bytes, limb_result.bytes_down, commitments
+    return True, limb_result.bytes_up + record_bytes, limb_result.bytes_down, commitments
+
+
+def _open_ledger(path: str) -> Any:
+    """The audit log at ``path``, signed by the aggregator key in ``path + ".key"``.
+
+    The key file is created (mode 0600) with a fresh Ed25519 identity on first use and
+    loaded afterwards, so every run appends under the same signer.
+    """
+    from privkit.identity import NodeIdentity, load_identity, save_identity
+    from privkit.ledger import AuditLog
+
+    key = Path(path + ".key")
+    if key.exists():
+        identity = load_identity(key)
+    else:
+        identity = NodeIdentity.generate()
+        save_identity(identity, key)
+    return AuditLog(path, identity=identity)
+
+
+def _record_round(
+    ledger: Any,
+    cfg: SimulationConfig,
+    r: int,
+    scheme: Scheme,
+    res: LocalResult,
+    updates: Mapping[ClientId, npt.NDArray[np.float64]],
+    dropped: Sequence[int],
+    commitments: Mapping[ClientId, bytes] | None,
+    eps: float | None,
+) -> None:
+    """Append round ``r`` to the audit log.
+
+    Each client's commitment is its Pedersen commitment with ``--commit``, else a salted
+    hash commitment to its update (privkit.zk.hashcommit; the simulation plays the
+    clients, which would keep the openings).  The aggregate digest is SHA-256 of the
+    aggregate's float64 bytes.
+    """
+    from privkit.zk import hashcommit
+
+    if commitments is None:
+        commitments = {
+            cid: hashcommit.commit(np.ascontiguousarray(u, dtype=np.float64).tobytes())[0]
+            for cid, u in updates.items()
+            if cid in set(res.survivors)
+        }
+    ledger.append_round(
+        round_id=f"privkit-simulate/{cfg.seed}/{r}",
+        scheme=type(scheme).name,
+        params_fingerprint=scheme.fingerprint,
+        participants=list(res.survivors),
+        dropped=list(dropped),
+        commitments={c: commitments[c] for c in res.survivors if c in commitments},
+        aggregate_digest=hashlib.sha256(
+            np.ascontiguousarray(res.aggregate, dtype=np.float64).tobytes()
+        ).digest(),
+        epsilon_spent=eps,
+    )
 
 
 def run_simulation(
@@ -717,6 +793,7 @@ def run_simulation(
         result.wall_seconds = time.perf_counter() - t_start
         _finish(cfg, result, table)
         return result
+    ledger = _open_ledger(cfg.ledger) if cfg.ledger is not None else None
     for r in range(1, cfg.rounds + 1):
         seconds: dict[str, float] = {}
         bar.update(r - 1, "train")
@@ -736,11 +813,12 @@ def run_simulation(
         seconds["clients"] = res.client_seconds
         up, down = res.bytes_up, res.bytes_down
         verified: bool | None = None
+        commitments: dict[ClientId, bytes] | None = None
         if cfg.commit:
             bar.update(r - 1, "commit")
             t0 = time.perf_counter()
             round_id = f"privkit-simulate/{cfg.seed}/{r}".encode()
-            verified, c_up, c_down = _commit_round(
+            verified, c_up, c_down, commitments = _commit_round(
                 scheme, updates, res, dropouts or {}, round_id, cfg
             )
             up, down = up + c_up, down + c_down
@@ -766,6 +844,10 @@ def run_simulation(
             )
         if setup.accountant is not None:
             eps = float(setup.accountant.get_epsilon(cfg.dp_delta))
+        if ledger is not None:
+            t0 = time.perf_counter()
+            _record_round(ledger, cfg, r, scheme, res, updates, dropped, commitments, eps)
+            seconds["ledger"] = time.perf_counter() - t0
         record = RoundRecord(
             round=r,
             accuracy=acc,
