@@ -25,7 +25,6 @@ from flwr.app import (
     ArrayRecord,
     ConfigRecord,
     Context,
-    Error,
     Message,
     MetricRecord,
     RecordDict,
@@ -37,6 +36,7 @@ from flwr.serverapp.strategy import FedAdam, FedAvg, FedMedian, Krum, MultiKrum
 from privkit.aggregation import Plain
 from privkit.errors import BackendUnavailableError, DecodeError, ParameterError, ProtocolError
 from privkit.integrations import flower as pf
+from privkit.integrations._flower_local import local_grid
 from privkit.secagg import SecAgg
 
 N_CLIENTS = 5
@@ -114,60 +114,9 @@ def _make_app(mod: Any | None, *, fail_exchange: int | None = None) -> ClientApp
     return app
 
 
-class LocalGrid(Grid):
+def LocalGrid(app: ClientApp, n: int = N_CLIENTS, offline: Iterable[int] = ()) -> Any:
     """An in-process Grid: calls the ClientApp directly; exceptions become error replies."""
-
-    def __init__(self, app: ClientApp, n: int = N_CLIENTS, offline: Iterable[int] = ()) -> None:
-        self.app = app
-        self.contexts = {
-            NODE_BASE + i: Context(
-                run_id=RUN_ID,
-                node_id=NODE_BASE + i,
-                node_config={"partition-id": i},
-                state=RecordDict(),
-                run_config={},
-            )
-            for i in range(n)
-        }
-        self.offline = {NODE_BASE + i for i in offline}
-        self.sent: list[str] = []
-
-    def set_run(self, run: Any) -> None:
-        raise NotImplementedError
-
-    @property
-    def run(self) -> Any:
-        raise NotImplementedError
-
-    def create_message(self, *args: Any, **kwargs: Any) -> Message:
-        raise NotImplementedError
-
-    def get_node_ids(self) -> list[int]:
-        return list(self.contexts)
-
-    def push_messages(self, messages: Iterable[Message]) -> Iterable[str]:
-        raise NotImplementedError
-
-    def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Message]:
-        raise NotImplementedError
-
-    def send_and_receive(
-        self, messages: Iterable[Message], *, timeout: float | None = None
-    ) -> list[Message]:
-        replies = []
-        for msg in messages:
-            msg.metadata.__dict__["_message_id"] = str(uuid.uuid4())
-            self.sent.append(msg.metadata.message_type)
-            nid = msg.metadata.dst_node_id
-            if nid in self.offline:
-                continue
-            try:
-                reply = self.app(msg, self.contexts[nid])
-            except Exception as exc:
-                reply = Message(Error(code=0, reason=repr(exc)), reply_to=msg)
-            reply.metadata.__dict__["_src_node_id"] = nid
-            replies.append(reply)
-        return replies
+    return local_grid(app, n, node_base=NODE_BASE, run_id=RUN_ID, offline=offline)
 
 
 def _run(strategy: Any, app: ClientApp, **grid_kw: Any) -> tuple[dict[str, np.ndarray], Any]:

@@ -1,6 +1,6 @@
 """An in-process Flower round for the ``e2e`` suite: the Flower path without a transport.
 
-:class:`InProcessGrid` is a Flower ``Grid`` that hands each message straight to a
+:func:`InProcessGrid` (privkit.integrations._flower_local) is a Flower ``Grid`` that hands each message straight to a
 ``ClientApp`` in this process (no SuperLink, no Ray, no network), so a timed round
 measures what the Flower path adds to privkit's sessions: Flower's ``Message`` /
 ``ArrayRecord`` conversions, the strategy's bookkeeping and the mod's dispatch.  Flower's
@@ -11,8 +11,7 @@ measures what the Flower path adds to privkit's sessions: Flower's ``Message`` /
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -25,75 +24,18 @@ RUN_ID = 1
 
 
 def set_task_identity() -> None:
-    """Give this process the task identity Flower's runtimes would (run 1, SuperLink)."""
-    from flwr.supercore.task_identity import TaskIdentity
+    """Give this process Flower's task identity; quiet Flower's per-step log lines."""
+    from privkit.integrations._flower_local import set_task_identity as set_identity
 
-    TaskIdentity.run_id = RUN_ID
-    TaskIdentity.node_id = 1
-    TaskIdentity.task_id = 1
-    logging.getLogger("flwr").setLevel(logging.WARNING)  # one line per step otherwise
+    set_identity(RUN_ID)
+    logging.getLogger("flwr").setLevel(logging.WARNING)
 
 
-def _grid_class() -> type:
-    from flwr.app import Context, Error, Message, RecordDict
-    from flwr.serverapp import Grid
+def InProcessGrid(app: Any, n: int) -> Any:
+    """An in-process Grid over ``n`` nodes of ``app`` (privkit.integrations._flower_local)."""
+    from privkit.integrations._flower_local import local_grid
 
-    class InProcessGridImpl(Grid):
-        """A Grid that calls the ClientApp directly; an exception is an error reply."""
-
-        def __init__(self, app: Any, n: int) -> None:
-            self.app = app
-            self.contexts = {
-                NODE_BASE + i: Context(
-                    run_id=RUN_ID,
-                    node_id=NODE_BASE + i,
-                    node_config={"partition-id": i},
-                    state=RecordDict(),
-                    run_config={},
-                )
-                for i in range(n)
-            }
-
-        def set_run(self, run: Any) -> None:
-            raise NotImplementedError
-
-        @property
-        def run(self) -> Any:
-            raise NotImplementedError
-
-        def create_message(self, *args: Any, **kwargs: Any) -> Any:
-            raise NotImplementedError
-
-        def get_node_ids(self) -> list[int]:
-            return list(self.contexts)
-
-        def push_messages(self, messages: Iterable[Any]) -> Iterable[str]:
-            raise NotImplementedError
-
-        def pull_messages(self, message_ids: Iterable[str]) -> Iterable[Any]:
-            raise NotImplementedError
-
-        def send_and_receive(
-            self, messages: Iterable[Any], *, timeout: float | None = None
-        ) -> list[Any]:
-            replies = []
-            for msg in messages:
-                # what the SuperLink would stamp on the message and the reply
-                msg.metadata.__dict__["_message_id"] = str(uuid.uuid4())
-                nid = msg.metadata.dst_node_id
-                try:
-                    reply = self.app(msg, self.contexts[nid])
-                except Exception as exc:
-                    reply = Message(Error(code=0, reason=repr(exc)), reply_to=msg)
-                reply.metadata.__dict__["_src_node_id"] = nid
-                replies.append(reply)
-            return replies
-
-    return InProcessGridImpl
-
-
-InProcessGrid: Callable[..., Any] = lambda app, n: _grid_class()(app, n)  # noqa: E731
-"""``InProcessGrid(app, n)``: an in-process Grid over ``n`` nodes of ``app``."""
+    return local_grid(app, n, node_base=NODE_BASE, run_id=RUN_ID)
 
 
 def flower_round(
