@@ -1,11 +1,12 @@
 """An in-process Flower round for the ``e2e`` suite: the Flower path without a transport.
 
-:func:`InProcessGrid` (privkit.integrations._flower_local) is a Flower ``Grid`` that hands each message straight to a
-``ClientApp`` in this process (no SuperLink, no Ray, no network), so a timed round
-measures what the Flower path adds to privkit's sessions: Flower's ``Message`` /
-``ArrayRecord`` conversions, the strategy's bookkeeping and the mod's dispatch.  Flower's
-``Message`` constructor reads the process's task identity, which Flower's runtimes set;
-:func:`set_task_identity` sets it here.
+:func:`InProcessGrid` (from privkit.integrations._flower_local) is a Flower ``Grid``
+that hands each message straight to a ``ClientApp`` in this process (no SuperLink, no
+Ray, no network), so a timed round measures what the Flower path adds to privkit's
+sessions: Flower's ``Message`` / ``ArrayRecord`` conversions, the strategy's
+bookkeeping and the mod's dispatch.  Flower's ``Message`` constructor reads the
+process's task identity, which Flower's runtimes set; :func:`set_task_identity` sets
+it here.
 """
 
 from __future__ import annotations
