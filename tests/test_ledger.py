@@ -215,6 +215,13 @@ def test_export_import(tmp_path: Path) -> None:
     assert len(empty) == 0
     with pytest.raises(DecodeError):
         empty.import_(io.StringIO("{not json\n"))
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b"\xff\xfe\x00garbage\n")
+    with pytest.raises(DecodeError, match="UTF-8"):
+        empty.import_(binary)
+    with pytest.raises(DecodeError, match="line 1"):
+        empty.import_(io.StringIO("[" * 100_000 + "\n"))
+    assert len(empty) == 0
 
 
 @pytest.mark.parametrize("kind", ["random", "truncated", "foreign"])

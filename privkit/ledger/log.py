@@ -693,7 +693,10 @@ class AuditLog:
         if isinstance(path_or_file, str | os.PathLike):
             with open(path_or_file, encoding="utf-8") as f:
                 return self.import_(f, roster=roster)
-        rows = [_from_json(line, i) for i, line in enumerate(path_or_file) if line.strip()]
+        try:
+            rows = [_from_json(line, i) for i, line in enumerate(path_or_file) if line.strip()]
+        except UnicodeDecodeError as exc:  # a binary or mis-encoded file, not JSON Lines
+            raise DecodeError(f"audit log export is not UTF-8 text: {exc.reason}") from None
         report = verify_rows(rows, self._trusted(roster), roster)
         if not report.ok:
             raise VerificationError(f"import refused: {report.summary()}")
@@ -746,7 +749,7 @@ def _from_json(line: str, lineno: int) -> Entry:
         hexes = [bytes.fromhex(obj[k]) for k in _HEX_FIELDS]
         cs = tuple((bytes.fromhex(a), bytes.fromhex(b)) for a, b in obj["countersignatures"])
         return Entry(obj["index"], hexes[0], hexes[1], hexes[2], hexes[3], hexes[4], cs)
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError, binascii.Error) as exc:
         raise DecodeError(f"audit log export line {lineno + 1} is malformed: {exc}") from None
 
 
