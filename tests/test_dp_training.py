@@ -76,12 +76,16 @@ def opacus_epsilon(method: str, sigma: float, q: float, steps: int, delta: float
     return float(acc.get_epsilon(delta))
 
 
-def train_epoch(pt: PrivateTraining, criterion: Any = None) -> None:
+def train_epoch(pt: PrivateTraining, criterion: Any = None) -> list[int]:
+    """One pass over the private loader; returns the size of every batch it yielded."""
     crit = pt.criterion if pt.criterion is not None else criterion
+    sizes = []
     for x, y in pt.data_loader:
+        sizes.append(len(x))
         pt.optimizer.zero_grad()
         crit(pt.model(x), y).backward()
         pt.optimizer.step()
+    return sizes
 
 
 # --------------------------------------------------------------------------- accuracy
@@ -369,12 +373,7 @@ def test_empty_poisson_batches_are_steps_too(mode: str) -> None:
         noise_multiplier=1.0,
         clipping=mode,
     )
-    sizes = []
-    for x, y in pt.data_loader:
-        sizes.append(len(x))
-        pt.optimizer.zero_grad()
-        pt.criterion(pt.model(x), y).backward()
-        pt.optimizer.step()
+    sizes = train_epoch(pt)
     assert 0 in sizes
     assert pt.privacy.steps == 20
     assert pt.privacy.epsilon() == pytest.approx(
@@ -561,13 +560,7 @@ def test_physical_batches_keep_logical_steps_and_epsilon(mode: str) -> None:
             clipping=mode,
             max_physical_batch_size=physical,
         )
-        sizes = []
-        for _ in range(2):
-            for x, y in pt.data_loader:
-                sizes.append(len(x))
-                pt.optimizer.zero_grad()
-                pt.criterion(pt.model(x), y).backward()
-                pt.optimizer.step()
+        sizes = train_epoch(pt) + train_epoch(pt)
         if physical is not None:
             assert max(sizes) <= physical
             assert len(sizes) > 8  # logical batches were really split
