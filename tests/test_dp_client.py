@@ -50,6 +50,19 @@ def updates(n: int, length: int, scale: float = 0.01, seed: int = 0) -> dict[Cli
     return {i: rng.normal(0.0, scale, length) for i in range(n)}
 
 
+def drive(
+    scheme: ClientDP, ups: dict[ClientId, np.ndarray], silent: frozenset[ClientId] = frozenset()
+) -> Any:
+    """Run one round by hand (run_local keeps its server session); ``silent`` never reply."""
+    server = scheme.server(client_ids=list(ups), length=len(next(iter(ups.values()))))
+    clients = {c: scheme.client(client_id=c, update=ups[c]) for c in ups}
+    out = server.start()
+    while not server.done:
+        replies = {c: clients[c].handle(m) for c, m in out.items() if c not in silent}
+        out = server.step({c: r for c, r in replies.items() if r is not None})
+    return server
+
+
 # ------------------------------------------------------------------ conformance
 
 
@@ -320,13 +333,7 @@ def test_distributed_round_composes_ddg_with_survivor_shares() -> None:
         noise_shares=3,
         accountant=acc,
     )
-    ups = updates(5, 8)
-    server = scheme.server(client_ids=list(ups), length=8)
-    clients = {c: scheme.client(client_id=c, update=ups[c]) for c in ups}
-    out = server.start()
-    while not server.done:
-        replies = {c: clients[c].handle(m) for c, m in out.items() if c != 4}
-        out = server.step({c: r for c, r in replies.items() if r is not None})
+    server = drive(scheme, updates(5, 8), silent=frozenset({4}))
     event = server.privacy_event
     assert isinstance(event, DistributedDiscreteGaussian)
     assert event.n_shares == 4  # the survivors' shares
@@ -539,12 +546,7 @@ def test_adaptive_distributed_round_is_accounted_as_one_ddg() -> None:
         accountant=acc,
     )
     ups = updates(4, 6)
-    server = scheme.server(client_ids=list(ups), length=6)
-    clients = {c: scheme.client(client_id=c, update=ups[c]) for c in ups}
-    out = server.start()
-    while not server.done:
-        replies = {c: clients[c].handle(m) for c, m in out.items()}
-        out = server.step({c: r for c, r in replies.items() if r is not None})
+    server = drive(scheme, ups)
     event = server.privacy_event
     plan = server.plan
     assert isinstance(event, DistributedDiscreteGaussian)
